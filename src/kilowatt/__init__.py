@@ -1,0 +1,1 @@
+"""Kilowatt: an OCPP charging station management system."""

@@ -1,0 +1,103 @@
+"""Settings from ``KILOWATT_*`` environment variables, with embedded defaults.
+
+The defaults run everything embedded (SQLite file in the data directory, in-process bus) with
+no set-up. Secrets are never shipped: the first run generates them into the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class UnknownStationPolicy(StrEnum):
+    """What the gateway does with a charge point id it has never seen."""
+
+    REJECT = "reject"  # refuse the WebSocket upgrade (production default)
+    PENDING = "pending"  # register it, answer its BootNotification with Pending
+    AUTO_REGISTER = "auto"  # register it and accept it (demo default)
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path(".kilowatt")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8180
+    unknown_station_policy: UnknownStationPolicy = UnknownStationPolicy.REJECT
+    heartbeat_interval: int = 300  # seconds, sent in BootNotification.conf
+    pending_retry_interval: int = 60  # seconds, the interval of a Pending/Rejected boot
+    call_timeout: float = 30.0  # seconds a station has to answer a CALL
+    ws_ping_interval: float = 20.0  # WebSocket ping; a station that misses it goes offline
+    ws_ping_timeout: float = 20.0
+    message_log_retention_days: int = 30
+    admin_api_key: str = field(default="", repr=False)
+    log_level: str = "info"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'kilowatt.db').resolve()}"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from the environment (and ``.env``); generate missing dev secrets."""
+    env = dict(_read_dotenv(Path(".env")))
+    env.update(environ if environ is not None else os.environ)
+
+    def get(name: str, default: str) -> str:
+        return env.get(f"KILOWATT_{name}", default)
+
+    data_dir = Path(get("DATA_DIR", ".kilowatt"))
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=get("DATABASE_URL", ""),
+        host=get("HOST", "127.0.0.1"),
+        port=int(get("PORT", "8180")),
+        unknown_station_policy=UnknownStationPolicy(get("UNKNOWN_STATIONS", "reject")),
+        heartbeat_interval=int(get("HEARTBEAT_INTERVAL", "300")),
+        pending_retry_interval=int(get("PENDING_RETRY_INTERVAL", "60")),
+        call_timeout=float(get("CALL_TIMEOUT", "30")),
+        ws_ping_interval=float(get("WS_PING_INTERVAL", "20")),
+        ws_ping_timeout=float(get("WS_PING_TIMEOUT", "20")),
+        message_log_retention_days=int(get("MESSAGE_LOG_RETENTION_DAYS", "30")),
+        admin_api_key=get("ADMIN_API_KEY", ""),
+        log_level=get("LOG_LEVEL", "info"),
+    )
+    if not settings.admin_api_key:
+        settings = replace(settings, admin_api_key=dev_admin_api_key(data_dir))
+    return settings
+
+
+def dev_admin_api_key(data_dir: Path) -> str:
+    """The admin API key of this data directory, generated on first use (mode 0600)."""
+    path = data_dir / "admin-api-key"
+    if path.is_file():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = "kw_admin_" + secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key

@@ -1,0 +1,31 @@
+"""Every table, imported in one place so that Alembic and tests see the whole metadata."""
+
+from kilowatt.commands.models import Command
+from kilowatt.db import Base
+from kilowatt.messagelog.models import OcppMessage
+from kilowatt.stations.models import (
+    ConfigurationKey,
+    Connector,
+    DataTransferRecord,
+    Station,
+    StatusNotificationRecord,
+)
+from kilowatt.tenants.models import Site, Tenant
+from kilowatt.tokens.models import Token
+from kilowatt.transactions.models import MeterValueRecord, Transaction
+
+__all__ = [
+    "Base",
+    "Command",
+    "ConfigurationKey",
+    "Connector",
+    "DataTransferRecord",
+    "MeterValueRecord",
+    "OcppMessage",
+    "Site",
+    "Station",
+    "StatusNotificationRecord",
+    "Tenant",
+    "Token",
+    "Transaction",
+]

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kilowatt.db import Base, UTCDateTime, utcnow
+
+
+class Token(Base):
+    """An RFID card or app token (OCPP idTag) a driver authorizes with."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (UniqueConstraint("tenant_id", "id_tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    id_tag: Mapped[str] = mapped_column(String(20), index=True)
+    # Accepted / Blocked / Expired / Invalid, as an operator set it; expiry is checked separately.
+    status: Mapped[str] = mapped_column(String(20), default="Accepted")
+    expiry_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    parent_id_tag: Mapped[str | None] = mapped_column(String(20))
+    # How many transactions this token may have running at once (ConcurrentTx beyond it).
+    max_concurrent_transactions: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
