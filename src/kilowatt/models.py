@@ -12,7 +12,7 @@ from kilowatt.stations.models import (
 )
 from kilowatt.tenants.models import Site, Tenant
 from kilowatt.tokens.models import Token
-from kilowatt.transactions.models import MeterValueRecord, Transaction
+from kilowatt.transactions.models import MeterValueRecord, Transaction, UnmatchedStop
 
 __all__ = [
     "Base",
@@ -28,4 +28,5 @@ __all__ = [
     "Tenant",
     "Token",
     "Transaction",
+    "UnmatchedStop",
 ]

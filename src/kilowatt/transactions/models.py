@@ -89,3 +89,22 @@ class MeterValueRecord(Base):
 
     def as_dict(self) -> dict[str, Any]:
         return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class UnmatchedStop(Base):
+    """A StopTransaction whose transactionId we do not know (-1, lost, another CSMS's).
+
+    It is acknowledged like any other (the charger would otherwise retry and then discard it),
+    and kept here with its data for an operator to reconcile.
+    """
+
+    __tablename__ = "unmatched_stops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    transaction_id: Mapped[int]  # as the station sent it
+    id_tag: Mapped[str | None] = mapped_column(String(20))
+    meter_stop: Mapped[int]
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,164 @@
+"""Composition root: database, message log, gateway, services and API — the only place that wires."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, WebSocket
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from kilowatt import __version__
+from kilowatt.api import problems
+from kilowatt.commands import api as commands_api
+from kilowatt.commands.service import CommandService
+from kilowatt.config import Settings
+from kilowatt.db import create_engine, session_factory
+from kilowatt.gateway.registry import ConnectionRegistry
+from kilowatt.gateway.server import Gateway
+from kilowatt.messagelog.writer import MessageLogWriter
+from kilowatt.migrate import upgrade
+from kilowatt.stations import api as stations_api
+from kilowatt.stations import repository as station_repository
+from kilowatt.tokens import api as tokens_api
+from kilowatt.transactions import api as transactions_api
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Kilowatt:
+    """Everything a running node holds; reachable from requests as ``app.state.kilowatt``."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    registry: ConnectionRegistry
+    message_log: MessageLogWriter
+    gateway: Gateway
+    commands: CommandService
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.effective_database_url
+        if migrate:
+            await upgrade(url)
+        engine = create_engine(url)
+        sessions = session_factory(engine)
+        registry = ConnectionRegistry()
+        message_log = MessageLogWriter(sessions)
+        node = Kilowatt(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            registry=registry,
+            message_log=message_log,
+            gateway=Gateway(settings, sessions, registry, message_log),
+            commands=CommandService(sessions, registry),
+        )
+        async with sessions() as db:
+            await station_repository.mark_all_offline(db, datetime.now(UTC))
+            await db.commit()
+        node._tasks.append(asyncio.create_task(message_log.run(), name="message-log"))
+        app.state.kilowatt = node
+        try:
+            yield
+        finally:
+            await node.gateway.shutdown()
+            await node.commands.close()
+            await message_log.close()
+            for task in node._tasks:
+                task.cancel()
+            await asyncio.gather(*node._tasks, return_exceptions=True)
+            async with sessions() as db:
+                await station_repository.mark_all_offline(db, datetime.now(UTC))
+                await db.commit()
+            await engine.dispose()
+
+    app = FastAPI(title="Kilowatt", version=__version__, lifespan=lifespan)
+    problems.install(app)
+
+    @app.websocket("/ocpp/{charge_point_id}")
+    async def ocpp(websocket: WebSocket, charge_point_id: str) -> None:
+        await app.state.kilowatt.gateway.serve(websocket, charge_point_id)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, Any]:
+        node: Kilowatt = app.state.kilowatt
+        return {"status": "ok", "version": __version__, "connected_stations": len(node.registry)}
+
+    app.include_router(stations_api.router)
+    app.include_router(commands_api.router)
+    app.include_router(transactions_api.router)
+    app.include_router(tokens_api.router)
+    return app
+
+
+def uvicorn_config(app: FastAPI, settings: Settings, *, port: int | None = None) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port if port is None else port,
+        ws="websockets-sansio",
+        ws_ping_interval=settings.ws_ping_interval,
+        ws_ping_timeout=settings.ws_ping_timeout,
+        ws_max_size=1 << 20,
+        log_level=settings.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+
+
+class Server(uvicorn.Server):
+    """uvicorn, but shutting down first closes every station with 1001 (going away).
+
+    uvicorn's own shutdown would close them with 1012 before the app's lifespan runs.
+    """
+
+    started_at: float = 0.0
+    handle_signals: bool = True
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets=sockets)
+        self.started_at = asyncio.get_running_loop().time()
+        self.ready.set()
+
+    @functools.cached_property
+    def ready(self) -> asyncio.Event:
+        """Set once the server listens (tests and the demo wait on it)."""
+        return asyncio.Event()
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with port 0)."""
+        port: int = self.servers[0].sockets[0].getsockname()[1]
+        return port
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if self.handle_signals:
+            with super().capture_signals():
+                yield
+        else:
+            yield
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        node: Kilowatt | None = getattr(getattr(self.config.app, "state", None), "kilowatt", None)
+        if node is not None:
+            await node.gateway.shutdown()
+        await super().shutdown(sockets=sockets)
+
+
+async def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    await Server(uvicorn_config(app, settings)).serve()

@@ -1,0 +1,132 @@
+"""``kilowatt demo``: a node on embedded defaults with simulated stations charging through it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+from sqlalchemy import func, select
+
+from kilowatt.app import Server, create_app, uvicorn_config
+from kilowatt.config import Settings
+from kilowatt.stations.models import Connector, Station
+from kilowatt.tenants import service as tenants
+from kilowatt.tokens import service as tokens
+from kilowatt.transactions.models import Transaction
+
+DEMO_TAGS = ("DEMO-0001", "DEMO-0002", "DEMO-0003", "DEMO-0004")
+
+
+async def _seed(node: Any) -> None:
+    async with node.sessions() as db:
+        tenant = await tenants.default_tenant(db)
+        for tag in DEMO_TAGS:
+            if await tokens.find(db, tenant.id, tag) is None:
+                await tokens.create(db, tenant.id, tag)
+        await db.commit()
+
+
+async def _summary(node: Any) -> str:
+    async with node.sessions() as db:
+        stations = await db.scalar(select(func.count()).select_from(Station)) or 0
+        charging = (
+            await db.scalar(
+                select(func.count()).select_from(Connector).where(Connector.status == "Charging")
+            )
+            or 0
+        )
+        running = (
+            await db.scalar(
+                select(func.count())
+                .select_from(Transaction)
+                .where(Transaction.stop_received_at.is_(None))
+            )
+            or 0
+        )
+        done = (
+            await db.scalar(
+                select(func.count())
+                .select_from(Transaction)
+                .where(Transaction.stop_received_at.is_not(None))
+            )
+            or 0
+        )
+        energy = (
+            await db.scalar(
+                select(
+                    func.coalesce(func.sum(Transaction.last_meter_wh - Transaction.meter_start), 0)
+                )
+            )
+            or 0
+        )
+    return (
+        f"stations online {len(node.registry)}/{stations} · connectors charging {charging} · "
+        f"transactions running {running}, finished {done} · energy delivered {int(energy) / 1000:.2f} kWh"
+    )
+
+
+async def run_demo(settings: Settings, *, stations: int, duration: float | None) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
+    server = Server(uvicorn_config(app, settings))
+    server.handle_signals = False  # the demo handles Ctrl-C itself, to stop the simulator too
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            await serving
+            print(f"Kilowatt could not start on {settings.host}:{settings.port}", file=sys.stderr)
+            return 1
+        await asyncio.sleep(0.05)
+    node = app.state.kilowatt
+    await _seed(node)
+    base = f"http://{settings.host}:{settings.port}"
+    print(
+        "\nKilowatt is running.\n"
+        f"  OCPP endpoint   ws://{settings.host}:{settings.port}/ocpp/<charge_point_id>  (ocpp1.6)\n"
+        f"  API             {base}/docs   (X-API-Key: {settings.admin_api_key})\n"
+        f"  database        {settings.effective_database_url}\n"
+        f"  try             .venv/bin/kilowatt cmd DEMO-001 GetConfiguration\n"
+        f"                  .venv/bin/kilowatt cmd DEMO-001 TriggerMessage requestedMessage=MeterValues connectorId=1\n"
+        f"  {stations} simulated stations (DEMO-001…) are charging; Ctrl-C stops.\n",
+        flush=True,
+    )
+    simulator = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kilowatt",
+        "simulate",
+        "--url",
+        f"ws://{settings.host}:{settings.port}/ocpp",
+        "--stations",
+        str(stations),
+        "--id-prefix",
+        "DEMO-",
+        "--id-tags",
+        ",".join(DEMO_TAGS),
+        "--meter-interval",
+        "5",
+        "--time-scale",
+        "20",
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 5.0)
+            print(await _summary(node), flush=True)
+            if duration is not None and loop.time() - server.started_at >= duration:
+                stop.set()
+    finally:
+        if simulator.returncode is None:
+            simulator.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                await simulator.wait()
+        server.should_exit = True
+        await serving
+    return 0

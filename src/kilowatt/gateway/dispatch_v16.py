@@ -1,0 +1,31 @@
+"""The one dispatch table of OCPP 1.6: every action a charge point may send, and who handles it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kilowatt.gateway.context import OcppContext
+from kilowatt.stations import ocpp_handlers as stations
+from kilowatt.tokens import ocpp_handlers as tokens
+from kilowatt.transactions import ocpp_handlers as transactions
+
+Handler = Callable[[OcppContext, Any], Awaitable[Any]]
+
+# Core profile plus the Firmware Management messages a station sends. Actions of the security
+# whitepaper (SecurityEventNotification, SignCertificate, …) are not handled yet: the session
+# answers them NotSupported (see tests/gateway/test_dispatch.py).
+HANDLERS: dict[str, Handler] = {
+    "Authorize": tokens.authorize,
+    "BootNotification": stations.boot_notification,
+    "DataTransfer": stations.data_transfer,
+    "DiagnosticsStatusNotification": stations.diagnostics_status_notification,
+    "FirmwareStatusNotification": stations.firmware_status_notification,
+    "Heartbeat": stations.heartbeat,
+    "MeterValues": transactions.meter_values,
+    "StartTransaction": transactions.start_transaction,
+    "StatusNotification": stations.status_notification,
+    "StopTransaction": transactions.stop_transaction,
+}
+
+SUPPORTED_ACTIONS = frozenset(HANDLERS)

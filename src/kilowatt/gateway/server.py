@@ -1,0 +1,200 @@
+"""The OCPP WebSocket endpoint ``/ocpp/{charge_point_id}``: handshake and the receive loop."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from kilowatt.config import Settings
+from kilowatt.gateway.connection import StationConnection
+from kilowatt.gateway.context import OcppContext
+from kilowatt.gateway.dispatch_v16 import HANDLERS, SUPPORTED_ACTIONS
+from kilowatt.gateway.registry import ConnectionRegistry
+from kilowatt.messagelog.writer import MessageLogWriter
+from kilowatt.ocpp.rpc import ErrorCode, OcppError
+from kilowatt.ocpp.session import CallReceived, OcppSession, Role
+from kilowatt.stations import repository as station_repository
+from kilowatt.stations import service as stations
+from kilowatt.stations.service import StationRefused, VendorHook
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL_16 = "ocpp1.6"
+MAX_CHARGE_POINT_ID_LENGTH = 255
+
+
+def basic_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """The (username, password) of an ``Authorization: Basic`` header, if any."""
+    value = headers.get("authorization", "")
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+class Gateway:
+    """Accepts station connections, runs their receive loops, and owns the registry."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        registry: ConnectionRegistry,
+        message_log: MessageLogWriter,
+        vendor_hooks: dict[str, VendorHook] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.registry = registry
+        self.message_log = message_log
+        self.vendor_hooks = vendor_hooks or {}
+        self._closing = False
+
+    async def serve(self, websocket: WebSocket, charge_point_id: str) -> None:
+        if self._closing:
+            await self._deny(websocket, 503, "server shutting down")
+            return
+        if not charge_point_id or len(charge_point_id) > MAX_CHARGE_POINT_ID_LENGTH:
+            await self._deny(websocket, 400, "invalid charge point id")
+            return
+        try:
+            async with self.sessions() as db:
+                station = await stations.admit(
+                    db, self.settings, charge_point_id, basic_credentials(websocket.headers)
+                )
+                await db.commit()
+        except StationRefused as refused:
+            log.info("refused %s: %s", charge_point_id, refused.reason)
+            await self._deny(websocket, refused.status, refused.reason)
+            return
+
+        offered: list[str] = list(websocket.scope.get("subprotocols") or [])
+        if SUBPROTOCOL_16 in offered:
+            subprotocol: str | None = SUBPROTOCOL_16
+        elif not offered and station.allow_missing_subprotocol:
+            subprotocol = None
+        else:
+            # OCPP-J 1.6 §4.1.2: complete the handshake without a subprotocol, then close.
+            log.info("refused %s: no supported subprotocol in %s", charge_point_id, offered)
+            await websocket.accept()
+            await websocket.close(1002, "no supported OCPP subprotocol")
+            return
+
+        await websocket.accept(subprotocol=subprotocol)
+        connection = StationConnection(
+            charge_point_id=charge_point_id,
+            station_id=station.id,
+            tenant_id=station.tenant_id,
+            session=OcppSession(
+                Role.CENTRAL_SYSTEM,
+                call_timeout=self.settings.call_timeout,
+                supported_actions=SUPPORTED_ACTIONS,
+            ),
+            send_text=websocket.send_text,
+            close_transport=lambda code, reason: websocket.close(code, reason),
+            log_frame=self.message_log.log,
+            subprotocol=subprotocol,
+        )
+        await self._run(websocket, connection)
+
+    async def _run(self, websocket: WebSocket, connection: StationConnection) -> None:
+        previous = await self.registry.add(connection)
+        if previous is not None:
+            # The new connection authenticated (admit above): it replaces the stale one.
+            log.warning(
+                "%s reconnected; closing its previous connection", connection.charge_point_id
+            )
+            previous.mark_closed()
+            await _quietly(previous.close(1000, "replaced by a new connection"))
+        await self._set_online(connection, True)
+        log.info("%s connected (%s)", connection.charge_point_id, connection.subprotocol)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(connection.writer())
+                tasks.create_task(connection.timer())
+                tasks.create_task(self._reader(websocket, connection))
+        except* (WebSocketDisconnect, RuntimeError, OSError) as group:
+            log.debug("%s: connection ended: %r", connection.charge_point_id, group.exceptions)
+        finally:
+            connection.mark_closed()
+            if await self.registry.remove(connection):
+                await self._set_online(connection, False)
+            log.info("%s disconnected", connection.charge_point_id)
+
+    async def _reader(self, websocket: WebSocket, connection: StationConnection) -> None:
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text")
+                if text is None:
+                    text = message.get("bytes") or b""
+                await connection.receive(text, self._handle)
+        finally:
+            connection.mark_closed()
+
+    async def _handle(self, connection: StationConnection, event: CallReceived) -> Any:
+        handler = HANDLERS.get(event.action)
+        if handler is None:  # the session already refuses these; kept as a guard
+            raise OcppError(ErrorCode.NOT_SUPPORTED, f"{event.action} is not supported")
+        async with self.sessions() as db:
+            ctx = OcppContext(
+                charge_point_id=connection.charge_point_id,
+                station_id=connection.station_id,
+                tenant_id=connection.tenant_id,
+                db=db,
+                now=datetime.now(UTC),
+                settings=self.settings,
+                vendor_hooks=self.vendor_hooks,
+            )
+            response = await handler(ctx, event.payload)
+            # The reply goes out only after the data is committed (DESIGN.md decision 3).
+            await db.commit()
+        return response
+
+    async def _set_online(self, connection: StationConnection, online: bool) -> None:
+        try:
+            async with self.sessions() as db:
+                await station_repository.set_online(
+                    db, connection.station_id, online, datetime.now(UTC)
+                )
+                await db.commit()
+        except Exception:
+            log.exception("%s: could not record online=%s", connection.charge_point_id, online)
+
+    async def _deny(self, websocket: WebSocket, status: int, reason: str) -> None:
+        if "websocket.http.response" in websocket.scope.get("extensions", {}):
+            await websocket.send_denial_response(
+                JSONResponse({"detail": reason}, status_code=status)
+            )
+        else:
+            await websocket.close(1008, reason)
+
+    async def shutdown(self) -> None:
+        """Close every station with 1001 (going away) so that it reconnects to another node."""
+        self._closing = True
+        await asyncio.gather(
+            *(_quietly(conn.close(1001, "server shutting down")) for conn in self.registry),
+        )
+
+
+async def _quietly(awaitable: Any) -> None:
+    try:
+        await awaitable
+    except Exception as exc:  # a close on a dead transport is not an error worth more
+        log.debug("ignored while closing: %r", exc)

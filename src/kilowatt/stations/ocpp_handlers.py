@@ -1,0 +1,71 @@
+"""OCPP 1.6 station messages → the version-neutral stations service."""
+
+from __future__ import annotations
+
+from kilowatt.gateway.context import OcppContext
+from kilowatt.ocpp.v16 import enums
+from kilowatt.ocpp.v16 import messages as m
+from kilowatt.stations import service
+from kilowatt.stations.service import BootInfo, StatusReport
+
+
+async def boot_notification(
+    ctx: OcppContext, req: m.BootNotificationRequest
+) -> m.BootNotificationResponse:
+    info = BootInfo(
+        vendor=req.charge_point_vendor,
+        model=req.charge_point_model,
+        serial_number=req.charge_point_serial_number,
+        charge_box_serial_number=req.charge_box_serial_number,
+        firmware_version=req.firmware_version,
+        iccid=req.iccid,
+        imsi=req.imsi,
+        meter_type=req.meter_type,
+        meter_serial_number=req.meter_serial_number,
+    )
+    status, interval = await service.boot(ctx.db, ctx.settings, ctx.station_id, info, ctx.now)
+    return m.BootNotificationResponse(
+        status=enums.RegistrationStatus(status), current_time=ctx.now, interval=interval
+    )
+
+
+async def heartbeat(ctx: OcppContext, req: m.HeartbeatRequest) -> m.HeartbeatResponse:
+    await service.heartbeat(ctx.db, ctx.station_id, ctx.now)
+    return m.HeartbeatResponse(current_time=ctx.now)
+
+
+async def status_notification(
+    ctx: OcppContext, req: m.StatusNotificationRequest
+) -> m.StatusNotificationResponse:
+    report = StatusReport(
+        connector_id=req.connector_id,
+        status=str(req.status),
+        error_code=str(req.error_code),
+        info=req.info,
+        vendor_id=req.vendor_id,
+        vendor_error_code=req.vendor_error_code,
+        timestamp=req.timestamp,
+    )
+    await service.status_notification(ctx.db, ctx.station_id, report, ctx.now)
+    return m.StatusNotificationResponse()
+
+
+async def data_transfer(ctx: OcppContext, req: m.DataTransferRequest) -> m.DataTransferResponse:
+    status, data = await service.data_transfer_in(
+        ctx.db, ctx.vendor_hooks, ctx.station_id, req.vendor_id, req.message_id, req.data, ctx.now
+    )
+    return m.DataTransferResponse(status=enums.DataTransferStatus(status), data=data)
+
+
+async def firmware_status_notification(
+    ctx: OcppContext, req: m.FirmwareStatusNotificationRequest
+) -> m.FirmwareStatusNotificationResponse:
+    await service.firmware_status(ctx.db, ctx.station_id, str(req.status), ctx.now)
+    return m.FirmwareStatusNotificationResponse()
+
+
+async def diagnostics_status_notification(
+    ctx: OcppContext, req: m.DiagnosticsStatusNotificationRequest
+) -> m.DiagnosticsStatusNotificationResponse:
+    await service.diagnostics_status(ctx.db, ctx.station_id, str(req.status), ctx.now)
+    return m.DiagnosticsStatusNotificationResponse()

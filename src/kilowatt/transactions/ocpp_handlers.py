@@ -1,0 +1,79 @@
+"""OCPP 1.6 StartTransaction / MeterValues / StopTransaction → the transactions service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kilowatt.gateway.context import OcppContext
+from kilowatt.ocpp.v16 import messages as m
+from kilowatt.tokens.ocpp_handlers import id_tag_info
+from kilowatt.transactions import service
+from kilowatt.transactions.metering import Sample, normalise
+
+
+def samples(meter_values: Sequence[m.MeterValue]) -> list[Sample]:
+    return [
+        normalise(
+            timestamp=mv.timestamp,
+            value=sv.value,
+            measurand=sv.measurand,
+            unit=sv.unit,
+            phase=sv.phase,
+            context=sv.context,
+            location=sv.location,
+            format=sv.format,
+        )
+        for mv in meter_values
+        for sv in mv.sampled_value
+    ]
+
+
+async def start_transaction(
+    ctx: OcppContext, req: m.StartTransactionRequest
+) -> m.StartTransactionResponse:
+    result = await service.start(
+        ctx.db,
+        station_id=ctx.station_id,
+        tenant_id=ctx.tenant_id,
+        connector_id=req.connector_id,
+        id_tag=req.id_tag,
+        meter_start=req.meter_start,
+        timestamp=req.timestamp,
+        reservation_id=req.reservation_id,
+        now=ctx.now,
+    )
+    return m.StartTransactionResponse(
+        transaction_id=result.transaction_id, id_tag_info=id_tag_info(result.authorization)
+    )
+
+
+async def meter_values(ctx: OcppContext, req: m.MeterValuesRequest) -> m.MeterValuesResponse:
+    await service.meter_values(
+        ctx.db,
+        station_id=ctx.station_id,
+        connector_id=req.connector_id,
+        transaction_id=req.transaction_id,
+        samples=samples(req.meter_value),
+        now=ctx.now,
+    )
+    return m.MeterValuesResponse()
+
+
+async def stop_transaction(
+    ctx: OcppContext, req: m.StopTransactionRequest
+) -> m.StopTransactionResponse:
+    authorization = await service.stop(
+        ctx.db,
+        station_id=ctx.station_id,
+        tenant_id=ctx.tenant_id,
+        transaction_id=req.transaction_id,
+        id_tag=req.id_tag,
+        meter_stop=req.meter_stop,
+        timestamp=req.timestamp,
+        reason=req.reason,
+        samples=samples(req.transaction_data or []),
+        now=ctx.now,
+    )
+    if authorization is None:
+        return m.StopTransactionResponse()
+    return m.StopTransactionResponse(id_tag_info=id_tag_info(authorization))

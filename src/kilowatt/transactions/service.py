@@ -1,0 +1,249 @@
+"""Transactions as the charger reports them: start, meter values, stop.
+
+Everything is stored, nothing implausible is dropped: odd data is kept and flagged for review
+(DESIGN.md decision 3).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kilowatt.tokens import service as tokens
+from kilowatt.tokens.service import Authorization
+from kilowatt.transactions.metering import Sample
+from kilowatt.transactions.models import MeterValueRecord, Transaction, UnmatchedStop
+
+log = logging.getLogger(__name__)
+
+# A charger clock this far ahead of ours is implausible (offline replays are in the past).
+CLOCK_SKEW_TOLERANCE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    transaction_id: int
+    authorization: Authorization
+    repeated: bool
+
+
+def _flag(tx: Transaction, reason: str) -> None:
+    log.warning("transaction %s flagged for review: %s", tx.id, reason)
+    tx.review_reason = reason if not tx.review_reason else f"{tx.review_reason}; {reason}"
+
+
+async def start(
+    db: AsyncSession,
+    *,
+    station_id: int,
+    tenant_id: int,
+    connector_id: int,
+    id_tag: str,
+    meter_start: int,
+    timestamp: datetime,
+    reservation_id: int | None,
+    now: datetime,
+) -> StartResult:
+    """Record a StartTransaction; a retry of the same one gets the same transactionId."""
+    existing = await db.scalar(
+        select(Transaction).where(
+            Transaction.station_id == station_id,
+            Transaction.connector_id == connector_id,
+            Transaction.id_tag == id_tag,
+            Transaction.start_timestamp == timestamp,
+            Transaction.meter_start == meter_start,
+        )
+    )
+    if existing is not None:
+        token = await tokens.find(db, tenant_id, id_tag)
+        authorization = Authorization(
+            existing.start_auth_status,
+            token.expiry_date if token else None,
+            token.parent_id_tag if token else None,
+            existing.token_id,
+        )
+        return StartResult(existing.id, authorization, repeated=True)
+
+    authorization = await tokens.authorize(db, tenant_id, id_tag, now)
+    tx = Transaction(
+        station_id=station_id,
+        connector_id=connector_id,
+        id_tag=id_tag,
+        token_id=authorization.token_id,
+        start_auth_status=authorization.status,
+        meter_start=meter_start,
+        start_timestamp=timestamp,
+        reservation_id=reservation_id,
+        start_received_at=now,
+        last_meter_wh=meter_start,
+        last_meter_at=timestamp,
+    )
+    db.add(tx)
+    await db.flush()
+    if meter_start < 0:
+        _flag(tx, f"negative meterStart {meter_start}")
+    if timestamp > now + CLOCK_SKEW_TOLERANCE:
+        _flag(tx, f"start timestamp {timestamp.isoformat()} is in the future")
+    return StartResult(tx.id, authorization, repeated=False)
+
+
+async def stop(
+    db: AsyncSession,
+    *,
+    station_id: int,
+    tenant_id: int,
+    transaction_id: int,
+    id_tag: str | None,
+    meter_stop: int,
+    timestamp: datetime,
+    reason: str | None,
+    samples: Sequence[Sample],
+    now: datetime,
+) -> Authorization | None:
+    """Record a StopTransaction; always succeeds (unknown ids and repeats are kept, not refused)."""
+    tx = await db.get(Transaction, transaction_id)
+    if tx is None or tx.station_id != station_id:
+        log.warning("station %s stopped unknown transaction %s", station_id, transaction_id)
+        db.add(
+            UnmatchedStop(
+                station_id=station_id,
+                transaction_id=transaction_id,
+                id_tag=id_tag,
+                meter_stop=meter_stop,
+                timestamp=timestamp,
+                reason=reason,
+                received_at=now,
+            )
+        )
+        await store_samples(db, station_id, 0, None, samples, "StopTransaction", now)
+    elif tx.stop_received_at is not None:
+        same = (tx.meter_stop, tx.stop_timestamp, tx.stop_reason) == (meter_stop, timestamp, reason)
+        if not same:
+            _flag(
+                tx,
+                f"a second, different StopTransaction (meterStop {meter_stop}, {timestamp.isoformat()})",
+            )
+    else:
+        tx.meter_stop = meter_stop
+        tx.stop_timestamp = timestamp
+        tx.stop_reason = reason
+        tx.stop_id_tag = id_tag
+        tx.stop_received_at = now
+        tx.last_meter_wh = meter_stop
+        tx.last_meter_at = timestamp
+        if meter_stop < tx.meter_start:
+            _flag(tx, f"meter went backwards: start {tx.meter_start} Wh, stop {meter_stop} Wh")
+        if timestamp < tx.start_timestamp:
+            _flag(tx, "stop timestamp before start timestamp")
+        await store_samples(db, station_id, tx.connector_id, tx.id, samples, "StopTransaction", now)
+    if id_tag is None:
+        return None
+    return await tokens.authorize(db, tenant_id, id_tag, now, exclude_transaction_id=transaction_id)
+
+
+async def meter_values(
+    db: AsyncSession,
+    *,
+    station_id: int,
+    connector_id: int,
+    transaction_id: int | None,
+    samples: Sequence[Sample],
+    now: datetime,
+) -> None:
+    """Store sampled values; keep the transaction's latest energy register current."""
+    tx: Transaction | None = None
+    if transaction_id is not None:
+        tx = await db.get(Transaction, transaction_id)
+        if tx is None or tx.station_id != station_id:
+            log.warning(
+                "station %s sent meter values for unknown transaction %s",
+                station_id,
+                transaction_id,
+            )
+            tx = None
+    await store_samples(
+        db, station_id, connector_id, tx.id if tx else None, samples, "MeterValues", now
+    )
+    if tx is None:
+        return
+    for sample in samples:
+        if not sample.is_energy_register or sample.value is None:
+            continue
+        if tx.last_meter_at is None or sample.timestamp >= tx.last_meter_at:
+            wh = int(sample.value)
+            if (
+                tx.last_meter_wh is not None
+                and wh < tx.last_meter_wh
+                and tx.stop_received_at is None
+            ):
+                _flag(
+                    tx,
+                    f"energy register went backwards to {wh} Wh at {sample.timestamp.isoformat()}",
+                )
+            tx.last_meter_wh = wh
+            tx.last_meter_at = sample.timestamp
+
+
+async def store_samples(
+    db: AsyncSession,
+    station_id: int,
+    connector_id: int,
+    transaction_id: int | None,
+    samples: Sequence[Sample],
+    source: str,
+    now: datetime,
+) -> None:
+    if not samples:
+        return
+    # One batched Core insert (DESIGN.md decision 7), not an ORM object per row.
+    await db.execute(
+        insert(MeterValueRecord),
+        [
+            {
+                "station_id": station_id,
+                "connector_id": connector_id,
+                "transaction_id": transaction_id,
+                "timestamp": s.timestamp,
+                "source": source,
+                "measurand": s.measurand,
+                "phase": s.phase,
+                "context": s.context,
+                "location": s.location,
+                "format": s.format,
+                "raw_value": s.raw_value,
+                "raw_unit": s.raw_unit,
+                "value": s.value,
+                "unit": s.unit,
+                "received_at": now,
+            }
+            for s in samples
+        ],
+    )
+
+
+async def get(db: AsyncSession, transaction_id: int) -> Transaction | None:
+    return await db.get(Transaction, transaction_id)
+
+
+async def list_transactions(
+    db: AsyncSession, *, station_id: int | None = None, limit: int = 100
+) -> Sequence[Transaction]:
+    query = select(Transaction).order_by(Transaction.id.desc()).limit(limit)
+    if station_id is not None:
+        query = query.where(Transaction.station_id == station_id)
+    return (await db.scalars(query)).all()
+
+
+async def samples_of(db: AsyncSession, transaction_id: int) -> Sequence[MeterValueRecord]:
+    return (
+        await db.scalars(
+            select(MeterValueRecord)
+            .where(MeterValueRecord.transaction_id == transaction_id)
+            .order_by(MeterValueRecord.timestamp, MeterValueRecord.id)
+        )
+    ).all()

@@ -1,0 +1,77 @@
+"""A real Kilowatt node on 127.0.0.1 with an ephemeral port, for integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from kilowatt.app import Kilowatt, Server, create_app, uvicorn_config
+from kilowatt.config import Settings, UnknownStationPolicy
+
+API_KEY = "test-admin-key"
+
+
+@dataclass
+class RunningServer:
+    app: FastAPI
+    server: Server
+    port: int
+
+    @property
+    def node(self) -> Kilowatt:
+        node: Kilowatt = self.app.state.kilowatt
+        return node
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws_url(self, charge_point_id: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/ocpp/{charge_point_id}"
+
+    def api(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.http_url, headers={"X-API-Key": API_KEY}, timeout=30, **kwargs
+        )
+
+
+@contextlib.asynccontextmanager
+async def running_server(
+    database_url: str, data_dir: Path, **overrides: Any
+) -> AsyncIterator[RunningServer]:
+    """Serve a migrated database until the block ends; stations are auto-registered by default."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "host": "127.0.0.1",
+        "port": 0,
+        "admin_api_key": API_KEY,
+        "unknown_station_policy": UnknownStationPolicy.AUTO_REGISTER,
+        "call_timeout": 5.0,
+        "log_level": "warning",
+    }
+    values.update(overrides)
+    settings = Settings(**values)
+    app = create_app(settings, migrate=False)
+    server = Server(uvicorn_config(app, settings))
+    server.handle_signals = False
+    serving = asyncio.create_task(server.serve())
+    ready = asyncio.create_task(server.ready.wait())
+    done, _ = await asyncio.wait({serving, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    if ready not in done:
+        ready.cancel()
+        if serving.done():
+            await serving
+        raise RuntimeError("the test server did not start")
+    try:
+        yield RunningServer(app, server, server.port)
+    finally:
+        server.should_exit = True
+        await serving
