@@ -132,7 +132,7 @@ def cmd_cmd(args: argparse.Namespace) -> int:
     headers = {"X-API-Key": settings.admin_api_key}
     with httpx.Client(base_url=base, headers=headers, timeout=args.wait + 10) as client:
         if args.get:
-            response = client.get(f"/api/v1/commands/{args.get}")
+            response = client.get(f"/api/v1/commands/{args.get}", params={"wait": args.wait})
         else:
             if not args.charge_point_id or not args.action:
                 raise SystemExit("usage: kilowatt cmd CHARGE_POINT_ID ACTION [key=value ...]")

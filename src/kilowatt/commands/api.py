@@ -53,9 +53,13 @@ async def send_command(
 
 
 @router.get("/commands/{command_id}")
-async def get_command(request: Request, command_id: str) -> CommandOut:
+async def get_command(
+    request: Request,
+    command_id: str,
+    wait: float = Query(0, ge=0, le=120, description="seconds to wait for a running command"),
+) -> CommandOut:
     try:
-        command = await request.app.state.kilowatt.commands.get(command_id)
+        command = await request.app.state.kilowatt.commands.get(command_id, wait=wait)
     except LookupError:
         raise Problem(404, "Command not found", command_id) from None
     return await _out(request, command)

@@ -85,7 +85,7 @@ class CommandService:
         self.sessions = sessions
         self.registry = registry
         self.validator = validator or SchemaValidator("1.6")
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[str, asyncio.Task[None]] = {}
 
     async def send(
         self,
@@ -124,13 +124,15 @@ class CommandService:
             db.add(command)
             await db.commit()
         task = asyncio.create_task(self._execute(command.id, charge_point_id, action, payload))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
-        if wait:
-            await asyncio.wait({task}, timeout=wait)
-        return await self.get(command.id)
+        self._running[command.id] = task
+        task.add_done_callback(lambda _: self._running.pop(command.id, None))
+        return await self.get(command.id, wait=wait)
 
-    async def get(self, command_id: str) -> Command:
+    async def get(self, command_id: str, *, wait: float | None = None) -> Command:
+        """The command as stored, after waiting up to ``wait`` seconds for it to finish."""
+        task = self._running.get(command_id)
+        if wait and task is not None:
+            await asyncio.wait({task}, timeout=wait)
         async with self.sessions() as db:
             command = await db.get(Command, command_id)
             if command is None:
@@ -256,7 +258,7 @@ class CommandService:
     async def close(self) -> None:
         """Let running commands end (their connections are closing) and await them."""
         if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
 
 
 async def _apply_result(

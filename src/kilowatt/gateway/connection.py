@@ -180,7 +180,9 @@ class StationConnection:
             )
 
     # ---- message log -------------------------------------------------------------------------
-    def _log_in(self, text: str, events: list[Event], at: datetime) -> None:
+    def _log_in(self, text: str | bytes, events: list[Event], at: datetime) -> None:
+        if isinstance(text, bytes):  # OCPP-J is text; a binary frame is logged as decoded
+            text = text.decode("utf-8", "replace")
         action: str | None = None
         message_id: str | None = None
         error_code: str | None = None
