@@ -8,7 +8,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import uvicorn
@@ -23,6 +23,7 @@ from kilowatt.config import Settings
 from kilowatt.db import create_engine, session_factory
 from kilowatt.gateway.registry import ConnectionRegistry
 from kilowatt.gateway.server import Gateway
+from kilowatt.messagelog import repository as message_log_repository
 from kilowatt.messagelog.writer import MessageLogWriter
 from kilowatt.migrate import upgrade
 from kilowatt.stations import api as stations_api
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
             await station_repository.mark_all_offline(db, datetime.now(UTC))
             await db.commit()
         node._tasks.append(asyncio.create_task(message_log.run(), name="message-log"))
+        node._tasks.append(asyncio.create_task(_prune_message_log(node), name="message-log-retention"))
         app.state.kilowatt = node
         try:
             yield
@@ -102,6 +104,26 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
     app.include_router(transactions_api.router)
     app.include_router(tokens_api.router)
     return app
+
+
+async def _prune_message_log(node: Kilowatt, every: float = 3600.0) -> None:
+    """Keep the OCPP message log to its retention period (``KILOWATT_MESSAGE_LOG_RETENTION_DAYS``)."""
+    retention = timedelta(days=node.settings.message_log_retention_days)
+    while True:
+        try:
+            cutoff, removed, batch = datetime.now(UTC) - retention, 0, 10_000
+            while True:  # in batches, so that SQLite's write lock is never held for long
+                async with node.sessions() as db:
+                    count = await message_log_repository.prune(db, cutoff, limit=batch)
+                    await db.commit()
+                removed += count
+                if count < batch:
+                    break
+            if removed:
+                log.info("message log: pruned %d frames older than %s", removed, retention)
+        except Exception:
+            log.exception("message log pruning failed; retrying later")
+        await asyncio.sleep(every)
 
 
 def uvicorn_config(app: FastAPI, settings: Settings, *, port: int | None = None) -> uvicorn.Config:
