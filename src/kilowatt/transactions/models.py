@@ -28,7 +28,14 @@ class Transaction(Base):
 
     __tablename__ = "transactions"
     __table_args__ = (
-        UniqueConstraint("station_id", "connector_id", "id_tag", "start_timestamp", "meter_start"),
+        UniqueConstraint(
+            "station_id",
+            "connector_id",
+            "id_tag",
+            "start_timestamp",
+            "meter_start",
+            name="uq_transactions_start",
+        ),
         Index("ix_transactions_station_open", "station_id", "connector_id", "stop_received_at"),
     )
 
