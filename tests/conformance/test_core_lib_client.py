@@ -619,3 +619,28 @@ async def test_command_to_an_offline_station_is_recorded_offline(server: Running
     await asyncio.wait_for(server.node.registry.wait_for("CPO", present=False), 10)
     result = await command(server, "CPO", "Reset", {"type": "Soft"})
     assert (result["state"], result["outcome"]) == ("offline", "Offline")
+
+
+async def test_tc_059_remote_start_transaction_with_charging_profile(server: RunningServer) -> None:
+    profile = {
+        "chargingProfileId": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
+        },
+    }
+    async with lib_charge_point(server.ws_url("CP059"), "CP059") as cp:
+        await boot(cp)
+        result = await command(
+            server,
+            "CP059",
+            "RemoteStartTransaction",
+            {"idTag": "T", "connectorId": 1, "chargingProfile": profile},
+        )
+        action, fields = await cp.next_command()
+    assert (result["outcome"], action) == ("Accepted", "RemoteStartTransaction")
+    assert fields["charging_profile"]["charging_profile_purpose"] == "TxProfile"
+    assert "transaction_id" not in fields["charging_profile"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from kilowatt.gateway.connection import StationConnection
 
@@ -33,11 +33,21 @@ class ConnectionRegistry:
             self._changed.notify_all()
         return previous
 
-    async def remove(self, connection: StationConnection) -> bool:
-        """Unregister ``connection`` unless a newer one has already taken its place."""
+    async def remove(
+        self,
+        connection: StationConnection,
+        *,
+        before_notify: Callable[[], Awaitable[None]] | None = None,
+    ) -> bool:
+        """Unregister ``connection`` unless a newer one has already taken its place.
+
+        ``before_notify`` runs before waiters learn of the removal (e.g. recording it).
+        """
         if self._by_id.get(connection.charge_point_id) is not connection:
             return False
         del self._by_id[connection.charge_point_id]
+        if before_notify is not None:
+            await before_notify()
         async with self._changed:
             self._changed.notify_all()
         return True

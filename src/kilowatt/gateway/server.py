@@ -120,7 +120,7 @@ class Gateway:
             )
             previous.mark_closed()
             await _quietly(previous.close(1000, "replaced by a new connection"))
-        await self._set_online(connection, True)
+        await self._record(connection, online=True)
         log.info("%s connected (%s)", connection.charge_point_id, connection.subprotocol)
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -131,8 +131,9 @@ class Gateway:
             log.debug("%s: connection ended: %r", connection.charge_point_id, group.exceptions)
         finally:
             connection.mark_closed()
-            if await self.registry.remove(connection):
-                await self._set_online(connection, False)
+            await self.registry.remove(
+                connection, before_notify=lambda: self._record(connection, online=False)
+            )
             log.info("%s disconnected", connection.charge_point_id)
 
     async def _reader(self, websocket: WebSocket, connection: StationConnection) -> None:
@@ -167,12 +168,17 @@ class Gateway:
             await db.commit()
         return response
 
-    async def _set_online(self, connection: StationConnection, online: bool) -> None:
+    async def _record(self, connection: StationConnection, *, online: bool) -> None:
         try:
             async with self.sessions() as db:
-                await station_repository.set_online(
-                    db, connection.station_id, online, datetime.now(UTC)
-                )
+                if online:
+                    await station_repository.set_connected(
+                        db, connection.station_id, connection.connected_at
+                    )
+                else:
+                    await station_repository.set_disconnected(
+                        db, connection.station_id, connection.connected_at, datetime.now(UTC)
+                    )
                 await db.commit()
         except Exception:
             log.exception("%s: could not record online=%s", connection.charge_point_id, online)

@@ -62,10 +62,26 @@ async def configuration_key(db: AsyncSession, station_id: int, key: str) -> Conf
     )
 
 
-async def set_online(db: AsyncSession, station_id: int, online: bool, at: datetime) -> None:
-    values: dict[str, object] = {"online": online}
-    values["connected_at" if online else "disconnected_at"] = at
-    await db.execute(update(Station).where(Station.id == station_id).values(**values))
+async def set_connected(db: AsyncSession, station_id: int, connected_at: datetime) -> None:
+    await db.execute(
+        update(Station)
+        .where(Station.id == station_id)
+        .values(online=True, connected_at=connected_at)
+    )
+
+
+async def set_disconnected(
+    db: AsyncSession, station_id: int, connected_at: datetime, at: datetime
+) -> None:
+    """Mark offline, unless a newer connection of the same station has been recorded since."""
+    await db.execute(
+        update(Station)
+        .where(
+            Station.id == station_id,
+            (Station.connected_at.is_(None)) | (Station.connected_at <= connected_at),
+        )
+        .values(online=False, disconnected_at=at)
+    )
 
 
 async def mark_all_offline(db: AsyncSession, at: datetime) -> None:
