@@ -28,6 +28,7 @@ from kilowatt.messagelog.writer import MessageLogWriter
 from kilowatt.migrate import upgrade
 from kilowatt.stations import api as stations_api
 from kilowatt.stations import repository as station_repository
+from kilowatt.tenants import service as tenants
 from kilowatt.tokens import api as tokens_api
 from kilowatt.transactions import api as transactions_api
 
@@ -69,9 +70,12 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         )
         async with sessions() as db:
             await station_repository.mark_all_offline(db, datetime.now(UTC))
+            await tenants.default_tenant(db)
             await db.commit()
         node._tasks.append(asyncio.create_task(message_log.run(), name="message-log"))
-        node._tasks.append(asyncio.create_task(_prune_message_log(node), name="message-log-retention"))
+        node._tasks.append(
+            asyncio.create_task(_prune_message_log(node), name="message-log-retention")
+        )
         app.state.kilowatt = node
         try:
             yield
