@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import websockets
+from websockets.typing import Subprotocol
 
 from kilowatt.ocpp.session import CallResultReceived, OcppSession, Role
 
@@ -77,8 +78,8 @@ async def _station(
 ) -> None:
     session = OcppSession(Role.CHARGE_POINT, call_timeout=30)
     async with websockets.connect(
-        f"{url}/{cp_id}", subprotocols=["ocpp1.6"], open_timeout=60
-    ) as ws:  # type: ignore[list-item]
+        f"{url}/{cp_id}", subprotocols=[Subprotocol("ocpp1.6")], open_timeout=60
+    ) as ws:
 
         async def call(action: str, payload: dict[str, Any]) -> dict[str, Any]:
             sent = time.perf_counter()

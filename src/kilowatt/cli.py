@@ -7,6 +7,7 @@ import asyncio
 import importlib.resources
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -73,9 +74,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         duration=args.duration,
         meter_interval=args.meter_interval,
         time_scale=args.time_scale,
+        mean_idle_time=args.mean_idle,
+        mean_session_duration=args.mean_session,
+        connect_stagger=args.stagger,
         basic_auth_password=args.password,
+        seed=args.seed,
     )
-    stats = asyncio.run(run(config))
+
+    async def simulate() -> Any:
+        # Ctrl-C / SIGTERM end the run cleanly: running transactions are stopped first.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await run(config, stop=stop)
+
+    stats = asyncio.run(simulate())
     print(json.dumps(stats.as_dict(), indent=2, default=str))
     return 0
 
@@ -284,7 +298,19 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--meter-interval", type=float, default=10.0, help="seconds between MeterValues"
     )
-    sp.add_argument("--time-scale", type=float, default=1.0, help="speed up session behaviour")
+    sp.add_argument(
+        "--time-scale", type=float, default=1.0, help="speed up drivers and EVs (not the meter)"
+    )
+    sp.add_argument(
+        "--mean-idle", type=float, default=1800.0, help="mean seconds a connector stays free"
+    )
+    sp.add_argument(
+        "--mean-session", type=float, default=3600.0, help="mean seconds a car stays plugged in"
+    )
+    sp.add_argument(
+        "--stagger", type=float, default=0.0, help="spread the first connections over N seconds"
+    )
+    sp.add_argument("--seed", type=int, help="random seed, for reproducible runs")
     sp.add_argument("--password", help="HTTP Basic password (security profile 1)")
     sp.add_argument("-v", "--verbose", action="store_true")
     sp.set_defaults(func=cmd_simulate)

@@ -17,13 +17,16 @@ from kilowatt.tenants import service as tenants
 from kilowatt.tokens import service as tokens
 from kilowatt.transactions.models import Transaction
 
-DEMO_TAGS = ("DEMO-0001", "DEMO-0002", "DEMO-0003", "DEMO-0004")
+
+def demo_tags(stations: int) -> list[str]:
+    """One card per connector, so that drivers never meet ConcurrentTx."""
+    return [f"DEMO-TAG-{n:04d}" for n in range(1, 2 * stations + 1)]
 
 
-async def _seed(node: Any) -> None:
+async def _seed(node: Any, tags: list[str]) -> None:
     async with node.sessions() as db:
         tenant = await tenants.default_tenant(db)
-        for tag in DEMO_TAGS:
+        for tag in tags:
             if await tokens.find(db, tenant.id, tag) is None:
                 await tokens.create(db, tenant.id, tag)
         await db.commit()
@@ -74,23 +77,25 @@ async def run_demo(settings: Settings, *, stations: int, duration: float | None)
     server = Server(uvicorn_config(app, settings))
     server.handle_signals = False  # the demo handles Ctrl-C itself, to stop the simulator too
     serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            await serving
-            print(f"Kilowatt could not start on {settings.host}:{settings.port}", file=sys.stderr)
-            return 1
-        await asyncio.sleep(0.05)
+    ready = asyncio.create_task(server.ready.wait())
+    await asyncio.wait({serving, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if not ready.done():
+        ready.cancel()
+        print(f"Kilowatt could not start on {settings.host}:{settings.port}", file=sys.stderr)
+        return 1
+    port = server.port
     node = app.state.kilowatt
-    await _seed(node)
-    base = f"http://{settings.host}:{settings.port}"
+    tags = demo_tags(stations)
+    await _seed(node, tags)
+    base = f"http://{settings.host}:{port}"
     print(
         "\nKilowatt is running.\n"
-        f"  OCPP endpoint   ws://{settings.host}:{settings.port}/ocpp/<charge_point_id>  (ocpp1.6)\n"
+        f"  OCPP endpoint   ws://{settings.host}:{port}/ocpp/<charge_point_id>  (ocpp1.6)\n"
         f"  API             {base}/docs   (X-API-Key: {settings.admin_api_key})\n"
         f"  database        {settings.effective_database_url}\n"
-        f"  try             .venv/bin/kilowatt cmd DEMO-001 GetConfiguration\n"
-        f"                  .venv/bin/kilowatt cmd DEMO-001 TriggerMessage requestedMessage=MeterValues connectorId=1\n"
-        f"  {stations} simulated stations (DEMO-001…) are charging; Ctrl-C stops.\n",
+        f"  try             .venv/bin/kilowatt cmd DEMO-0001 GetConfiguration\n"
+        f"                  .venv/bin/kilowatt cmd DEMO-0001 TriggerMessage requestedMessage=MeterValues connectorId=1\n"
+        f"  {stations} simulated stations (DEMO-0001…) are charging; Ctrl-C stops.\n",
         flush=True,
     )
     simulator = await asyncio.create_subprocess_exec(
@@ -99,17 +104,23 @@ async def run_demo(settings: Settings, *, stations: int, duration: float | None)
         "kilowatt",
         "simulate",
         "--url",
-        f"ws://{settings.host}:{settings.port}/ocpp",
+        f"ws://{settings.host}:{port}/ocpp",
         "--stations",
         str(stations),
         "--id-prefix",
         "DEMO-",
         "--id-tags",
-        ",".join(DEMO_TAGS),
+        ",".join(tags),
         "--meter-interval",
         "5",
         "--time-scale",
-        "20",
+        "10",
+        "--mean-idle",
+        "60",
+        "--mean-session",
+        "600",
+        "--stagger",
+        "2",
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -124,9 +135,10 @@ async def run_demo(settings: Settings, *, stations: int, duration: float | None)
                 stop.set()
     finally:
         if simulator.returncode is None:
-            simulator.terminate()
+            simulator.terminate()  # the simulator stops its transactions, then disconnects
             with contextlib.suppress(ProcessLookupError):
                 await simulator.wait()
+        print(await _summary(node), flush=True)
         server.should_exit = True
         await serving
     return 0
