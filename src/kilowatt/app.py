@@ -28,6 +28,7 @@ from kilowatt.messagelog.writer import MessageLogWriter
 from kilowatt.migrate import upgrade
 from kilowatt.stations import api as stations_api
 from kilowatt.stations import repository as station_repository
+from kilowatt.stations.service import VendorHook
 from kilowatt.tenants import service as tenants
 from kilowatt.tokens import api as tokens_api
 from kilowatt.transactions import api as transactions_api
@@ -49,7 +50,14 @@ class Kilowatt:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
-def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    vendor_hooks: dict[str, VendorHook] | None = None,
+) -> FastAPI:
+    """The node's ASGI app; ``vendor_hooks`` answer incoming DataTransfer by vendorId."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.effective_database_url
@@ -65,7 +73,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
             sessions=sessions,
             registry=registry,
             message_log=message_log,
-            gateway=Gateway(settings, sessions, registry, message_log),
+            gateway=Gateway(settings, sessions, registry, message_log, vendor_hooks),
             commands=CommandService(sessions, registry),
         )
         async with sessions() as db:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from ocpp.v16 import call
 
 from support.ocpp_client import lib_charge_point
-from support.server import RunningServer
+from support.server import RunningServer, running_server
 from support.steps import add_token, boot, command, get_json, now_iso, status
 
 pytestmark = pytest.mark.asyncio
@@ -644,3 +645,20 @@ async def test_tc_059_remote_start_transaction_with_charging_profile(server: Run
     assert (result["outcome"], action) == ("Accepted", "RemoteStartTransaction")
     assert fields["charging_profile"]["charging_profile_purpose"] == "TxProfile"
     assert "transaction_id" not in fields["charging_profile"]
+
+
+async def test_data_transfer_vendor_hook_answers(database_url: str, tmp_path: Path) -> None:
+    async def echo(
+        db: object, station_id: int, message_id: str | None, data: str | None
+    ) -> tuple[str, str | None]:
+        return "Accepted", f"{message_id}:{data}"
+
+    async with running_server(
+        database_url, tmp_path, vendor_hooks={"com.example.echo": echo}
+    ) as srv:
+        async with lib_charge_point(srv.ws_url("CPHOOK"), "CPHOOK") as cp:
+            await boot(cp)
+            response = await cp.call(
+                call.DataTransfer(vendor_id="com.example.echo", message_id="ping", data="42")
+            )
+    assert (response.status, response.data) == ("Accepted", "ping:42")

@@ -44,7 +44,11 @@ class RunningServer:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    database_url: str, data_dir: Path, **overrides: Any
+    database_url: str,
+    data_dir: Path,
+    *,
+    vendor_hooks: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[RunningServer]:
     """Serve a migrated database until the block ends; stations are auto-registered by default."""
     values: dict[str, Any] = {
@@ -59,7 +63,7 @@ async def running_server(
     }
     values.update(overrides)
     settings = Settings(**values)
-    app = create_app(settings, migrate=False)
+    app = create_app(settings, migrate=False, vendor_hooks=vendor_hooks)
     server = Server(uvicorn_config(app, settings))
     server.handle_signals = False
     serving = asyncio.create_task(server.serve())
