@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kilowatt import __version__
 from kilowatt.api import problems
+from kilowatt.auth import api as auth_api
 from kilowatt.commands import api as commands_api
 from kilowatt.commands.service import CommandService
 from kilowatt.config import Settings
@@ -26,12 +27,17 @@ from kilowatt.gateway.server import Gateway
 from kilowatt.messagelog import repository as message_log_repository
 from kilowatt.messagelog.writer import MessageLogWriter
 from kilowatt.migrate import upgrade
+from kilowatt.sessions import api as sessions_api
+from kilowatt.sessions import ocpp_core_api, seed_api
+from kilowatt.sessions.controller import ChargingSessions
 from kilowatt.stations import api as stations_api
 from kilowatt.stations import repository as station_repository
 from kilowatt.stations.service import VendorHook
+from kilowatt.tenants import api as tenants_api
 from kilowatt.tenants import service as tenants
 from kilowatt.tokens import api as tokens_api
 from kilowatt.transactions import api as transactions_api
+from kilowatt.users import api as users_api
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,7 @@ class Kilowatt:
     message_log: MessageLogWriter
     gateway: Gateway
     commands: CommandService
+    charging_sessions: ChargingSessions
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
@@ -67,6 +74,7 @@ def create_app(
         sessions = session_factory(engine)
         registry = ConnectionRegistry()
         message_log = MessageLogWriter(sessions)
+        commands = CommandService(sessions, registry)
         node = Kilowatt(
             settings=settings,
             engine=engine,
@@ -74,7 +82,15 @@ def create_app(
             registry=registry,
             message_log=message_log,
             gateway=Gateway(settings, sessions, registry, message_log, vendor_hooks),
-            commands=CommandService(sessions, registry),
+            commands=commands,
+            charging_sessions=ChargingSessions(
+                sessions,
+                commands,
+                registry,
+                evse_operator_id=settings.evse_operator_id,
+                start_timeout=settings.start_timeout,
+                connection_timeout=settings.connection_timeout,
+            ),
         )
         async with sessions() as db:
             await station_repository.mark_all_offline(db, datetime.now(UTC))
@@ -84,6 +100,7 @@ def create_app(
         node._tasks.append(
             asyncio.create_task(_prune_message_log(node), name="message-log-retention")
         )
+        node._tasks.append(asyncio.create_task(_expire_sessions(node), name="session-expiry"))
         app.state.kilowatt = node
         try:
             yield
@@ -111,10 +128,17 @@ def create_app(
         node: Kilowatt = app.state.kilowatt
         return {"status": "ok", "version": __version__, "connected_stations": len(node.registry)}
 
+    app.include_router(auth_api.router)
+    app.include_router(auth_api.api_keys_router)
+    app.include_router(users_api.router)
+    app.include_router(tenants_api.router)
     app.include_router(stations_api.router)
     app.include_router(commands_api.router)
     app.include_router(transactions_api.router)
     app.include_router(tokens_api.router)
+    app.include_router(seed_api.router)
+    app.include_router(sessions_api.router)
+    app.include_router(ocpp_core_api.router)
     return app
 
 
@@ -136,6 +160,19 @@ async def _prune_message_log(node: Kilowatt, every: float = 3600.0) -> None:
         except Exception:
             log.exception("message log pruning failed; retrying later")
         await asyncio.sleep(every)
+
+
+async def _expire_sessions(node: Kilowatt) -> None:
+    """Accepted starts whose StartTransaction never came expire after the connection timeout."""
+    every = max(1.0, min(30.0, node.settings.connection_timeout / 4))
+    while True:
+        await asyncio.sleep(every)
+        try:
+            expired = await node.charging_sessions.expire_stale()
+            if expired:
+                log.info("expired %d pending charging sessions", expired)
+        except Exception:
+            log.exception("session expiry failed; retrying later")
 
 
 def uvicorn_config(app: FastAPI, settings: Settings, *, port: int | None = None) -> uvicorn.Config:

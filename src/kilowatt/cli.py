@@ -1,4 +1,4 @@
-"""``kilowatt serve | migrate | simulate | demo | cmd | station | token``."""
+"""``kilowatt serve | migrate | simulate | demo | cmd | station | token | user``."""
 
 from __future__ import annotations
 
@@ -261,6 +261,58 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    from kilowatt.auth.principal import Role
+    from kilowatt.tenants import service as tenants
+    from kilowatt.users import repository
+    from kilowatt.users import service as users
+
+    settings = _settings(args)
+
+    async def create(db: Any) -> dict[str, Any]:
+        role = Role(args.role)
+        tenant_id = None
+        if role is not Role.PLATFORM_ADMIN and args.tenant == tenants.DEFAULT_TENANT:
+            tenant_id = (await tenants.default_tenant(db)).id  # a fresh database has none yet
+        elif role is not Role.PLATFORM_ADMIN:
+            tenant_id = (await users.tenant_for_slug(db, args.tenant)).id
+        user = await users.create_user(
+            db,
+            email=args.email,
+            password=args.password,
+            role=role,
+            tenant_id=tenant_id,
+            name=args.name or "",
+        )
+        return {"id": user.id, "email": user.email, "role": user.role, "tenant_id": tenant_id}
+
+    async def list_(db: Any) -> list[dict[str, Any]]:
+        tenant_id = None
+        if args.tenant:
+            tenant_id = (await users.tenant_for_slug(db, args.tenant)).id
+        found, _ = await repository.list_users(db, tenant_id, limit=10_000, offset=0)
+        return [
+            {
+                "id": u.id,
+                "email": u.email,
+                "name": u.name,
+                "role": u.role,
+                "tenant_id": u.tenant_id,
+                "disabled": u.disabled_at is not None,
+            }
+            for u in found
+        ]
+
+    try:
+        if args.user_cmd == "create":
+            print(json.dumps(asyncio.run(_with_db(settings, create))))
+        else:
+            print(json.dumps(asyncio.run(_with_db(settings, list_)), indent=2))
+    except users.AccountError as exc:
+        raise SystemExit(f"{exc.title}: {exc.detail}") from None
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from kilowatt.bench import main as bench_main
 
@@ -362,6 +414,20 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--parent", help="parent idTag (group)")
     tsub.add_parser("list")
     sp.set_defaults(func=cmd_token)
+
+    sp = sub.add_parser("user", help="create and list users (e.g. the first admin)")
+    usub = sp.add_subparsers(dest="user_cmd", required=True)
+    add = usub.add_parser("create")
+    add.add_argument("--email", required=True)
+    add.add_argument("--password", required=True, help="at least 10 characters")
+    add.add_argument(
+        "--role", required=True, choices=["admin", "operator", "viewer", "driver", "platform_admin"]
+    )
+    add.add_argument("--tenant", default="default", help="tenant slug (not for platform_admin)")
+    add.add_argument("--name")
+    lst = usub.add_parser("list")
+    lst.add_argument("--tenant", help="only this tenant's users (slug)")
+    sp.set_defaults(func=cmd_user)
 
     sp = sub.add_parser("bench", help="measure OCPP throughput of this machine")
     sp.add_argument("--stations", type=int, default=200)

@@ -49,7 +49,19 @@ class Settings:
     ws_ping_timeout: float = 20.0
     message_log_retention_days: int = 30
     admin_api_key: str = field(default="", repr=False)
+    # Driver API: how long a start waits for the charger's answer (the seed's 15 s), and how
+    # long an accepted start may stay pending before it expires (the charger's ConnectionTimeOut).
+    start_timeout: float = 15.0
+    connection_timeout: float = 180.0
+    # Connectors' public codes: "<evse_operator_id>*E<station>*<connector>", e.g. DE*KWT*E12*1.
+    evse_operator_id: str = "DE*KWT"
+    # Where the driver web app lives; QR codes encode "<public_url>/app/start?evse=<EVSE id>".
+    public_url: str = "http://127.0.0.1:8180"
     log_level: str = "info"
+    # HS256 key of the access tokens (JWT); empty = the data directory's generated one.
+    jwt_secret: str = field(default="", repr=False)
+    access_token_ttl: int = 900  # seconds an access token is valid
+    refresh_token_ttl: int = 30 * 24 * 3600  # seconds a refresh token is valid (each rotation)
 
     @property
     def effective_database_url(self) -> str:
@@ -83,10 +95,21 @@ def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
         ws_ping_timeout=float(get("WS_PING_TIMEOUT", "20")),
         message_log_retention_days=int(get("MESSAGE_LOG_RETENTION_DAYS", "30")),
         admin_api_key=get("ADMIN_API_KEY", ""),
+        start_timeout=float(get("START_TIMEOUT", "15")),
+        connection_timeout=float(get("CONNECTION_TIMEOUT", "180")),
+        evse_operator_id=get("EVSE_OPERATOR_ID", "DE*KWT"),
+        public_url=get("PUBLIC_URL", "http://127.0.0.1:8180").rstrip("/"),
         log_level=get("LOG_LEVEL", "info"),
+        jwt_secret=get("JWT_SECRET", ""),
+        access_token_ttl=int(get("ACCESS_TOKEN_TTL", "900")),
+        refresh_token_ttl=int(get("REFRESH_TOKEN_TTL", str(30 * 24 * 3600))),
     )
     if not settings.admin_api_key:
         settings = replace(settings, admin_api_key=dev_admin_api_key(data_dir))
+    if not settings.jwt_secret:
+        settings = replace(settings, jwt_secret=dev_jwt_secret(data_dir))
+    elif len(settings.jwt_secret.encode()) < 32:
+        raise ValueError("KILOWATT_JWT_SECRET must be at least 32 bytes (HS256 key)")
     return settings
 
 
@@ -101,3 +124,16 @@ def dev_admin_api_key(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key + "\n")
     return key
+
+
+def dev_jwt_secret(data_dir: Path) -> str:
+    """The access-token (HS256) key of this data directory, generated on first use (mode 0600)."""
+    path = data_dir / "jwt-secret"
+    if path.is_file():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret + "\n")
+    return secret

@@ -3,6 +3,7 @@
 from kilowatt.commands.models import Command
 from kilowatt.db import Base
 from kilowatt.messagelog.models import OcppMessage
+from kilowatt.sessions.models import ChargingSession
 from kilowatt.stations.models import (
     ConfigurationKey,
     Connector,
@@ -13,15 +14,19 @@ from kilowatt.stations.models import (
 from kilowatt.tenants.models import Site, Tenant
 from kilowatt.tokens.models import Token
 from kilowatt.transactions.models import MeterValueRecord, Transaction, UnmatchedStop
+from kilowatt.users.models import ApiKey, RefreshToken, User
 
 __all__ = [
+    "ApiKey",
     "Base",
+    "ChargingSession",
     "Command",
     "ConfigurationKey",
     "Connector",
     "DataTransferRecord",
     "MeterValueRecord",
     "OcppMessage",
+    "RefreshToken",
     "Site",
     "Station",
     "StatusNotificationRecord",
@@ -29,4 +34,5 @@ __all__ = [
     "Token",
     "Transaction",
     "UnmatchedStop",
+    "User",
 ]

@@ -36,6 +36,10 @@ class RunningServer:
     def ws_url(self, charge_point_id: str) -> str:
         return f"ws://127.0.0.1:{self.port}/ocpp/{charge_point_id}"
 
+    def anonymous(self) -> httpx.AsyncClient:
+        """A client without credentials."""
+        return httpx.AsyncClient(base_url=self.http_url, timeout=30)
+
     def api(self, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=self.http_url, headers={"X-API-Key": API_KEY}, timeout=30, **kwargs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from kilowatt.gateway.context import OcppContext
 from kilowatt.ocpp.v16 import messages as m
@@ -41,6 +42,7 @@ async def start_transaction(
         timestamp=req.timestamp,
         reservation_id=req.reservation_id,
         now=ctx.now,
+        session_window=timedelta(seconds=ctx.settings.connection_timeout),
     )
     return m.StartTransactionResponse(
         transaction_id=result.transaction_id, id_tag_info=id_tag_info(result.authorization)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kilowatt.sessions import service as charging_sessions
 from kilowatt.tokens import service as tokens
 from kilowatt.tokens.service import Authorization
 from kilowatt.transactions.metering import Sample
@@ -48,6 +49,7 @@ async def start(
     timestamp: datetime,
     reservation_id: int | None,
     now: datetime,
+    session_window: timedelta = timedelta(minutes=3),
 ) -> StartResult:
     """Record a StartTransaction; a retry of the same one gets the same transactionId."""
     existing = await db.scalar(
@@ -89,6 +91,7 @@ async def start(
         _flag(tx, f"negative meterStart {meter_start}")
     if timestamp > now + CLOCK_SKEW_TOLERANCE:
         _flag(tx, f"start timestamp {timestamp.isoformat()} is in the future")
+    await charging_sessions.on_transaction_started(db, tx, tenant_id=tenant_id, window=session_window, now=now)
     return StartResult(tx.id, authorization, repeated=False)
 
 
@@ -141,6 +144,7 @@ async def stop(
         if timestamp < tx.start_timestamp:
             _flag(tx, "stop timestamp before start timestamp")
         await store_samples(db, station_id, tx.connector_id, tx.id, samples, "StopTransaction", now)
+        await charging_sessions.on_transaction_stopped(db, tx)
     if id_tag is None:
         return None
     return await tokens.authorize(db, tenant_id, id_tag, now, exclude_transaction_id=transaction_id)

@@ -1,0 +1,78 @@
+"""How a charging session reads in the API (camelCase, as the seed's clients expect)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kilowatt.sessions import service
+from kilowatt.sessions.controller import ChargingSessions, Place, evse_id
+from kilowatt.sessions.models import ChargingSession
+from kilowatt.stations.models import Station
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def session_view(
+    db: AsyncSession, controller: ChargingSessions, session: ChargingSession, *, live: bool = True
+) -> dict[str, Any]:
+    station = await db.get(Station, session.station_id)
+    assert station is not None
+    values = await service.live_values(db, session) if live else None
+    end = session.ended_at or (datetime.now(UTC) if session.state == "active" else None)
+    duration = (
+        int((end - session.started_at).total_seconds()) if end and session.started_at else None
+    )
+    energy = values.energy_wh if values is not None else session.energy_wh
+    return {
+        "sessionId": session.id,
+        "state": session.state,
+        "origin": session.origin,
+        "chargingStationId": station.charge_point_id,
+        "connectorId": session.connector_id,
+        "evseId": evse_id(controller.evse_operator_id, station, session.connector_id),
+        "chargeTagId": session.id_tag,
+        "transactionId": session.transaction_id,
+        "ocppStartStatus": session.start_status,
+        "ocppStopStatus": session.stop_status,
+        "requestedAt": _iso(session.requested_at),
+        "startedAt": _iso(session.started_at),
+        "endRequestedAt": _iso(session.end_requested_at),
+        "endedAt": _iso(session.ended_at),
+        "durationSeconds": duration,
+        "meterStartWh": session.meter_start_wh,
+        "meterStopWh": session.meter_stop_wh,
+        "energyWh": energy,
+        "powerW": values.power_w if values is not None and session.state == "active" else None,
+        "stateOfChargePercent": values.soc_percent
+        if values is not None and session.state == "active"
+        else None,
+        "lastReadingAt": _iso(values.at) if values is not None else None,
+        "reconciled": session.reconciled,
+        # The billing issue fills this in; until then a session has no price.
+        "cost": None,
+        "failureReason": session.failure_reason,
+        "warnings": session.warnings.split("; ") if session.warnings else [],
+    }
+
+
+async def gun_status_view(
+    db: AsyncSession, controller: ChargingSessions, place: Place
+) -> dict[str, Any]:
+    can_start, message = await controller.can_start(db, place)
+    return {
+        "chargingGunId": place.connector.id,
+        "evseId": controller.evse_id(place),
+        "chargingStationId": place.station.charge_point_id,
+        "connectorId": place.connector.connector_id,
+        "status": place.connector.status,
+        "errorCode": place.connector.error_code,
+        "online": controller.online(place.station),
+        "canStart": can_start,
+        "message": message,
+        "statusAt": _iso(place.connector.status_at),
+    }
