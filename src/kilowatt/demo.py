@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 import sys
 from typing import Any
@@ -11,11 +12,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from kilowatt.app import Server, create_app, uvicorn_config
+from kilowatt.auth.principal import Role
 from kilowatt.config import Settings
 from kilowatt.stations.models import Connector, Station
 from kilowatt.tenants import service as tenants
 from kilowatt.tokens import service as tokens
 from kilowatt.transactions.models import Transaction
+from kilowatt.users import repository as user_repository
+from kilowatt.users import service as users
 
 
 def demo_tags(stations: int) -> list[str]:
@@ -23,13 +27,31 @@ def demo_tags(stations: int) -> list[str]:
     return [f"DEMO-TAG-{n:04d}" for n in range(1, 2 * stations + 1)]
 
 
-async def _seed(node: Any, tags: list[str]) -> None:
+DEMO_ADMIN = "admin@kilowatt.local"
+DEMO_DRIVER = "driver@kilowatt.local"
+
+
+async def _seed(node: Any, tags: list[str]) -> dict[str, str]:
+    """Demo cards owned by a demo driver, and an admin; their passwords on first run only."""
+    created: dict[str, str] = {}
     async with node.sessions() as db:
         tenant = await tenants.default_tenant(db)
+        for email, role in ((DEMO_ADMIN, Role.ADMIN), (DEMO_DRIVER, Role.DRIVER)):
+            if await user_repository.user_by_email(db, email) is None:
+                password = secrets.token_urlsafe(12)
+                await users.create_user(
+                    db, email=email, password=password, role=role, tenant_id=tenant.id
+                )
+                created[email] = password
+        driver = await user_repository.user_by_email(db, DEMO_DRIVER)
+        assert driver is not None
         for tag in tags:
-            if await tokens.find(db, tenant.id, tag) is None:
-                await tokens.create(db, tenant.id, tag)
+            token = await tokens.find(db, tenant.id, tag)
+            if token is None:
+                token = await tokens.create(db, tenant.id, tag)
+            token.user_id = token.user_id or driver.id
         await db.commit()
+    return created
 
 
 async def _summary(node: Any) -> str:
@@ -86,13 +108,21 @@ async def run_demo(settings: Settings, *, stations: int, duration: float | None)
     port = server.port
     node = app.state.kilowatt
     tags = demo_tags(stations)
-    await _seed(node, tags)
+    created = await _seed(node, tags)
+    credentials = (
+        "".join(
+            f"  {'operator' if email == DEMO_ADMIN else 'driver  '} login  {email} / {password}\n"
+            for email, password in created.items()
+        )
+        or f"  logins          {DEMO_ADMIN} and {DEMO_DRIVER} (passwords were printed on the first run)\n"
+    )
     base = f"http://{settings.host}:{port}"
     print(
         "\nKilowatt is running.\n"
         f"  OCPP endpoint   ws://{settings.host}:{port}/ocpp/<charge_point_id>  (ocpp1.6)\n"
         f"  API             {base}/docs   (X-API-Key: {settings.admin_api_key})\n"
         f"  database        {settings.effective_database_url}\n"
+        f"{credentials}"
         f"  try             .venv/bin/kilowatt cmd DEMO-0001 GetConfiguration\n"
         f"                  .venv/bin/kilowatt cmd DEMO-0001 TriggerMessage requestedMessage=MeterValues connectorId=1\n"
         f"  {stations} simulated stations (DEMO-0001…) are charging; Ctrl-C stops.\n",
