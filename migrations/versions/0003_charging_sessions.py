@@ -72,11 +72,20 @@ def upgrade() -> None:
         "ix_charging_sessions_tenant_requested", "charging_sessions", ["tenant_id", "requested_at"]
     )
     op.create_index(
+        "uq_charging_sessions_open_connector",
+        "charging_sessions",
+        ["station_id", "connector_id"],
+        unique=True,
+        sqlite_where=sa.text("state IN ('pending', 'active')"),
+        postgresql_where=sa.text("state IN ('pending', 'active')"),
+    )
+    op.create_index(
         "ix_charging_sessions_user_requested", "charging_sessions", ["user_id", "requested_at"]
     )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_charging_sessions_open_connector", table_name="charging_sessions")
     op.drop_index("ix_charging_sessions_user_requested", table_name="charging_sessions")
     op.drop_index("ix_charging_sessions_tenant_requested", table_name="charging_sessions")
     op.drop_index("ix_charging_sessions_connector_state", table_name="charging_sessions")

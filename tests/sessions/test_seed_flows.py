@@ -363,3 +363,55 @@ async def test_busy_faulted_and_foreign_connectors_are_refused(server: RunningSe
         ).status_code == 404
         # Refused starts create no session: the other driver has none.
         assert (await client.get(f"{BASE}/charging-sessions")).json()["total"] == 0
+
+
+async def test_a_card_at_the_charger_supersedes_a_pending_app_start(server: RunningServer) -> None:
+    app_driver = await make_account(server, "lu@example.com", cards=("LU-CARD",))
+    card_driver = await make_account(server, "mo@example.com", cards=("MO-CARD",))
+    async with lib_charge_point(server.ws_url("SEED11"), "SEED11") as cp:
+        await boot(cp)
+        code, pending = await post(
+            app_driver,
+            server,
+            "start-charging-session",
+            {"ChargingStationId": "SEED11", "ConnectorId": 1},
+        )
+        assert code == 200 and pending["state"] == "pending"
+        # Someone else swipes their card at the charger first.
+        start = await cp.call(
+            call.StartTransaction(
+                connector_id=1, id_tag="MO-CARD", meter_start=0, timestamp=now_iso()
+            )
+        )
+        assert start.id_tag_info["status"] == "Accepted"
+    lost = await details(app_driver, server, pending["sessionId"])
+    assert lost["state"] == "failed" and "another card" in lost["failureReason"]
+    async with card_driver.client(server) as client:
+        mine = (await client.get(f"{BASE}/charging-sessions")).json()["items"]
+    assert [(s["origin"], s["state"], s["transactionId"]) for s in mine] == [
+        ("rfid", "active", start.transaction_id)
+    ]
+
+
+async def test_one_open_session_per_connector_is_enforced_by_the_database(
+    server: RunningServer,
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from kilowatt.sessions.models import ChargingSession
+
+    async with server.node.sessions() as db:
+        station = await stations.register(db, "SEED12", connectors=1)
+        for _ in range(2):
+            db.add(
+                ChargingSession(
+                    tenant_id=station.tenant_id,
+                    id_tag="X",
+                    station_id=station.id,
+                    connector_id=1,
+                    origin="app",
+                    state="pending",
+                )
+            )
+        with pytest.raises(IntegrityError):
+            await db.flush()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilowatt.auth.principal import Principal
@@ -183,18 +184,25 @@ class ChargingSessions:
                 tenant_id=principal.tenant_id,
             )
             token = await self._token_for(db, principal, place.station.tenant_id, id_tag, now)
-            session = await service.prepare_start(
-                db,
-                station=place.station,
-                connector=place.connector,
-                token=token,
-                # An operator's start for a driver's card is still that driver's session.
-                user_id=principal.user_id if principal.is_driver else token.user_id,
-                origin=origin,
-                online=self.online(place.station),
-                now=now,
-            )
-            await db.commit()
+            try:
+                session = await service.prepare_start(
+                    db,
+                    station=place.station,
+                    connector=place.connector,
+                    token=token,
+                    # An operator's start for a driver's card is still that driver's session.
+                    user_id=principal.user_id if principal.is_driver else token.user_id,
+                    origin=origin,
+                    online=self.online(place.station),
+                    now=now,
+                )
+                await db.commit()
+            except IntegrityError:  # a concurrent start on the same connector won
+                raise SessionRefused(
+                    409,
+                    "Connector busy",
+                    "another session is starting or running on this connector",
+                ) from None
             session_id = session.id
             charge_point_id = place.station.charge_point_id
             payload = {"idTag": token.id_tag, "connectorId": place.connector.connector_id}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kilowatt.db import Base, UTCDateTime, utcnow
@@ -21,6 +21,15 @@ class ChargingSession(Base):
         Index("ix_charging_sessions_user_requested", "user_id", "requested_at"),
         Index("ix_charging_sessions_tenant_requested", "tenant_id", "requested_at"),
         Index("ix_charging_sessions_connector_state", "station_id", "connector_id", "state"),
+        # At most one session starting or running per connector, even under concurrent starts.
+        Index(
+            "uq_charging_sessions_open_connector",
+            "station_id",
+            "connector_id",
+            unique=True,
+            sqlite_where=text("state IN ('pending', 'active')"),
+            postgresql_where=text("state IN ('pending', 'active')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

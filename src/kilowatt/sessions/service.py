@@ -258,6 +258,7 @@ async def on_transaction_started(
         owner = getattr(token, "user_id", None) if token is not None else None
         if owner is None:
             return None  # a card nobody owns: a transaction, but no driver's session
+        await _supersede_open_sessions(db, tx, keep=None)
         session = ChargingSession(
             tenant_id=tenant_id,
             user_id=owner,
@@ -266,12 +267,16 @@ async def on_transaction_started(
             station_id=tx.station_id,
             connector_id=tx.connector_id,
             origin="rfid",
+            state="active",
             requested_at=tx.start_timestamp,
         )
         db.add(session)
     elif session.state == "failed":
         _warn(session, "the charger started after we had reported a timeout")
         session.failure_reason = None
+        await _supersede_open_sessions(db, tx, keep=session)
+    else:
+        await _supersede_open_sessions(db, tx, keep=session)
     if tx.start_auth_status != "Accepted":
         session.state = "failed"
         session.failure_reason = f"the charger's start was not authorized ({tx.start_auth_status})"
@@ -283,6 +288,41 @@ async def on_transaction_started(
     session.meter_start_wh = tx.meter_start
     await db.flush()
     return session
+
+
+async def _supersede_open_sessions(
+    db: AsyncSession, tx: Transaction, *, keep: ChargingSession | None
+) -> None:
+    """The charger started a transaction on this connector: any other open session there is over.
+
+    (A pending app start another card beat at the charger, or an active session whose
+    StopTransaction never came.) Never refuse the charger's StartTransaction over it.
+    """
+    others = (
+        await db.scalars(
+            select(ChargingSession).where(
+                ChargingSession.station_id == tx.station_id,
+                ChargingSession.connector_id == tx.connector_id,
+                ChargingSession.state.in_(OPEN_STATES),
+            )
+        )
+    ).all()
+    for other in others:
+        if other is keep:
+            continue
+        if other.state == "pending":
+            other.state = "failed"
+            other.failure_reason = (
+                "the charger started another card's transaction on this connector"
+            )
+        else:
+            other.state = "completed"
+            other.ended_at = other.ended_at or tx.start_timestamp
+            _warn(
+                other,
+                f"superseded by transaction {tx.id} on the same connector; no stop was received",
+            )
+    await db.flush()
 
 
 # ---- ending ------------------------------------------------------------------------------------
