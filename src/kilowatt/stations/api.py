@@ -1,21 +1,42 @@
-"""Operator API for stations: register, inspect, configure credentials, read the message log."""
+"""Operator API for stations: register, inspect, configure, place at sites, read the message log.
+
+Scoped to the caller's tenant (``stations:read`` / ``stations:write``); another tenant's station
+is a 404. The command log and the commands themselves are in ``kilowatt.commands.api``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilowatt.api.auth import require_admin
+from kilowatt.api.auth import (
+    GUARDED,
+    NOT_FOUND,
+    NOT_FOUND_OR_CONFLICT,
+    StationsRead,
+    StationsWrite,
+    id_query,
+    target_tenant,
+)
+from kilowatt.api.pagination import Page, PageParams
 from kilowatt.api.problems import Problem
+from kilowatt.auth.principal import Principal
 from kilowatt.messagelog import repository as message_log
+from kilowatt.sites import service as sites
+from kilowatt.sites.api import site_problems
 from kilowatt.stations import repository, service
 from kilowatt.stations.models import Station
-from kilowatt.stations.schemas import ConnectorOut, StationCreate, StationOut, StationUpdate
-
-router = APIRouter(
-    prefix="/api/v1/stations", tags=["stations"], dependencies=[Depends(require_admin)]
+from kilowatt.stations.schemas import (
+    ConnectorOut,
+    MessageOut,
+    StationCreate,
+    StationOut,
+    StationUpdate,
 )
+
+router = APIRouter(prefix="/api/v1/stations", tags=["stations"], responses=GUARDED)
 
 
 def _out(request: Request, station: Station, **extra: Any) -> StationOut:
@@ -30,40 +51,61 @@ def _out(request: Request, station: Station, **extra: Any) -> StationOut:
     )
 
 
-async def _station(db: Any, charge_point_id: str) -> Station:
-    station = await repository.by_charge_point_id(db, charge_point_id)
+async def visible_station(db: AsyncSession, principal: Principal, charge_point_id: str) -> Station:
+    """The station if the caller's tenant holds it; 404 otherwise (ids of others do not leak)."""
+    station = await repository.visible_station(db, charge_point_id, principal.tenant_id)
     if station is None:
         raise Problem(404, "Station not found", f"no station {charge_point_id!r}")
     return station
 
 
 @router.get("")
-async def list_stations(request: Request) -> list[StationOut]:
+async def list_stations(
+    request: Request,
+    principal: StationsRead,
+    page: PageParams,
+    site_id: int | None = id_query("only the stations at this site"),
+) -> Page[StationOut]:
     async with request.app.state.kilowatt.sessions() as db:
-        return [_out(request, s) for s in await repository.list_stations(db)]
+        stations, total = await repository.stations_page(
+            db, principal.tenant_id, site_id=site_id, limit=page.limit, offset=page.offset
+        )
+        return Page[StationOut].of([_out(request, s) for s in stations], total, page)
 
 
-@router.post("", status_code=201)
-async def create_station(request: Request, body: StationCreate) -> StationOut:
+@router.post("", status_code=201, responses=NOT_FOUND_OR_CONFLICT)
+async def create_station(
+    request: Request, principal: StationsWrite, body: StationCreate
+) -> StationOut:
     async with request.app.state.kilowatt.sessions() as db:
+        tenant_id = await target_tenant(db, principal, body.tenant)
+        if body.site_id is not None:
+            with site_problems():
+                await sites.site_for_station(db, body.site_id, tenant_id)
+        # Charge point ids are unique across tenants: they are the stations' WebSocket URLs.
         if await repository.by_charge_point_id(db, body.charge_point_id) is not None:
             raise Problem(409, "Station exists", f"{body.charge_point_id!r} is already registered")
         station = await service.register(
             db,
             body.charge_point_id,
+            tenant_id=tenant_id,
             registration_status=body.registration_status,
             password=body.password,
             allow_missing_subprotocol=body.allow_missing_subprotocol,
             connectors=body.connectors,
         )
+        station.site_id = body.site_id
         await db.commit()
         return _out(request, station)
 
 
-@router.get("/{charge_point_id}")
-async def get_station(request: Request, charge_point_id: str) -> StationOut:
+@router.get("/{charge_point_id}", responses=NOT_FOUND)
+async def get_station(
+    request: Request, principal: StationsRead, charge_point_id: str
+) -> StationOut:
+    """The station with its connectors and its configuration as last read."""
     async with request.app.state.kilowatt.sessions() as db:
-        station = await _station(db, charge_point_id)
+        station = await visible_station(db, principal, charge_point_id)
         connectors = [
             ConnectorOut.model_validate(c) for c in await repository.connectors(db, station.id)
         ]
@@ -71,10 +113,17 @@ async def get_station(request: Request, charge_point_id: str) -> StationOut:
         return _out(request, station, connectors=connectors, configuration=configuration)
 
 
-@router.patch("/{charge_point_id}")
-async def update_station(request: Request, charge_point_id: str, body: StationUpdate) -> StationOut:
+@router.patch("/{charge_point_id}", responses=NOT_FOUND)
+async def update_station(
+    request: Request, principal: StationsWrite, charge_point_id: str, body: StationUpdate
+) -> StationOut:
     async with request.app.state.kilowatt.sessions() as db:
-        station = await _station(db, charge_point_id)
+        station = await visible_station(db, principal, charge_point_id)
+        if "site_id" in body.model_fields_set:
+            if body.site_id is not None:
+                with site_problems():
+                    await sites.site_for_station(db, body.site_id, station.tenant_id)
+            station.site_id = body.site_id
         if body.registration_status is not None:
             station.registration_status = body.registration_status
         if body.allow_missing_subprotocol is not None:
@@ -87,25 +136,33 @@ async def update_station(request: Request, charge_point_id: str, body: StationUp
         return _out(request, station)
 
 
-@router.get("/{charge_point_id}/messages")
-async def station_messages(
-    request: Request, charge_point_id: str, limit: int = 100
-) -> list[dict[str, Any]]:
-    """The OCPP message log of a station, newest first."""
-    await request.app.state.kilowatt.message_log.flush()
+@router.get("/{charge_point_id}/connectors", responses=NOT_FOUND)
+async def list_connectors(
+    request: Request, principal: StationsRead, charge_point_id: str, page: PageParams
+) -> Page[ConnectorOut]:
+    """The station's connectors (0 is the station as a whole) with their current status."""
     async with request.app.state.kilowatt.sessions() as db:
-        await _station(db, charge_point_id)
-        rows = await message_log.recent(db, charge_point_id, limit=min(limit, 1000))
-        return [
-            {
-                "direction": r.direction,
-                "message_type": r.message_type,
-                "action": r.action,
-                "message_id": r.message_id,
-                "frame": r.frame,
-                "error_code": r.error_code,
-                "latency_ms": r.latency_ms,
-                "at": r.created_at,
-            }
-            for r in rows
-        ]
+        station = await visible_station(db, principal, charge_point_id)
+        connectors, total = await repository.connectors_page(
+            db, station.id, limit=page.limit, offset=page.offset
+        )
+        return Page[ConnectorOut].of(
+            [ConnectorOut.model_validate(c) for c in connectors], total, page
+        )
+
+
+@router.get("/{charge_point_id}/messages", responses=NOT_FOUND)
+async def station_messages(
+    request: Request,
+    principal: StationsRead,
+    charge_point_id: str,
+    limit: int = Query(100, ge=1, le=1000, description="the newest frames to return"),
+) -> list[MessageOut]:
+    """The tail of the station's OCPP message log, newest first (a log, not a paged list)."""
+    node = request.app.state.kilowatt
+    async with node.sessions() as db:
+        await visible_station(db, principal, charge_point_id)
+    await node.message_log.flush()
+    async with node.sessions() as db:
+        rows = await message_log.recent(db, charge_point_id, limit=limit)
+        return [MessageOut.model_validate(r) for r in rows]

@@ -1,14 +1,21 @@
-"""Every query of the stations domain."""
+"""Every query of the stations domain, and the tenant-scoped views of a station's commands and
+transactions (a row of those is visible exactly when its station is)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar, TypeVarTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kilowatt.commands.models import Command
 from kilowatt.stations.models import ConfigurationKey, Connector, Station
+from kilowatt.transactions.models import Transaction
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 async def by_charge_point_id(db: AsyncSession, charge_point_id: str) -> Station | None:
@@ -24,6 +31,118 @@ async def list_stations(db: AsyncSession, *, tenant_id: int | None = None) -> Se
     if tenant_id is not None:
         query = query.where(Station.tenant_id == tenant_id)
     return (await db.scalars(query)).all()
+
+
+# ---- scoped to a tenant: ``tenant_id`` None means every tenant (a platform admin) ----------------
+async def _page(
+    db: AsyncSession, query: Select[T], *, limit: int, offset: int
+) -> tuple[Sequence[T], int]:
+    """One page of ``query`` (which must be ordered) and the count of all its rows."""
+    total = await db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = (await db.scalars(query.limit(limit).offset(offset))).all()
+    return rows, total or 0
+
+
+def _in_tenant(query: Select[*Ts], tenant_id: int | None) -> Select[*Ts]:
+    return query if tenant_id is None else query.where(Station.tenant_id == tenant_id)
+
+
+async def visible_station(
+    db: AsyncSession, charge_point_id: str, tenant_id: int | None
+) -> Station | None:
+    """The station if it exists in ``tenant_id``; None for another tenant's, as for no station."""
+    return await db.scalar(
+        _in_tenant(select(Station).where(Station.charge_point_id == charge_point_id), tenant_id)
+    )
+
+
+async def stations_page(
+    db: AsyncSession,
+    tenant_id: int | None,
+    *,
+    site_id: int | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Station], int]:
+    query = _in_tenant(select(Station), tenant_id).order_by(Station.charge_point_id)
+    if site_id is not None:
+        query = query.where(Station.site_id == site_id)
+    return await _page(db, query, limit=limit, offset=offset)
+
+
+async def connectors_page(
+    db: AsyncSession, station_id: int, *, limit: int, offset: int
+) -> tuple[Sequence[Connector], int]:
+    query = (
+        select(Connector).where(Connector.station_id == station_id).order_by(Connector.connector_id)
+    )
+    return await _page(db, query, limit=limit, offset=offset)
+
+
+async def commands_page(
+    db: AsyncSession, station_id: int, *, limit: int, offset: int
+) -> tuple[Sequence[Command], int]:
+    """The station's command log, newest first."""
+    query = (
+        select(Command)
+        .where(Command.station_id == station_id)
+        .order_by(Command.created_at.desc(), Command.id)
+    )
+    return await _page(db, query, limit=limit, offset=offset)
+
+
+async def visible_command(db: AsyncSession, command_id: str, tenant_id: int | None) -> bool:
+    """Whether the command exists and its station is in ``tenant_id``."""
+    query = select(Command.id).join(Station, Station.id == Command.station_id)
+    found = await db.scalar(_in_tenant(query.where(Command.id == command_id), tenant_id))
+    return found is not None
+
+
+async def transactions_page(
+    db: AsyncSession,
+    tenant_id: int | None,
+    *,
+    station_id: int | None = None,
+    running: bool | None = None,
+    started_from: datetime | None = None,
+    started_before: datetime | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[tuple[Transaction, str]], int]:
+    """Transactions of the tenant's stations, newest first, each with its charge point id.
+
+    ``running``: True for those without a StopTransaction yet, False for the stopped ones.
+    """
+    query = _in_tenant(
+        select(Transaction, Station.charge_point_id).join(
+            Station, Station.id == Transaction.station_id
+        ),
+        tenant_id,
+    ).order_by(Transaction.id.desc())
+    if station_id is not None:
+        query = query.where(Transaction.station_id == station_id)
+    if running is not None:
+        stop = Transaction.stop_received_at
+        query = query.where(stop.is_(None) if running else stop.is_not(None))
+    if started_from is not None:
+        query = query.where(Transaction.start_timestamp >= started_from)
+    if started_before is not None:
+        query = query.where(Transaction.start_timestamp < started_before)
+    total = await db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = (await db.execute(query.limit(limit).offset(offset))).all()
+    return [(tx, charge_point_id) for tx, charge_point_id in rows], total or 0
+
+
+async def visible_transaction(
+    db: AsyncSession, transaction_id: int, tenant_id: int | None
+) -> tuple[Transaction, str] | None:
+    """The transaction and its charge point id, if its station is in ``tenant_id``."""
+    query = select(Transaction, Station.charge_point_id).join(
+        Station, Station.id == Transaction.station_id
+    )
+    result = await db.execute(_in_tenant(query.where(Transaction.id == transaction_id), tenant_id))
+    row = result.first()
+    return None if row is None else (row[0], row[1])
 
 
 async def connector(db: AsyncSession, station_id: int, connector_id: int) -> Connector | None:
