@@ -91,7 +91,9 @@ async def start(
         _flag(tx, f"negative meterStart {meter_start}")
     if timestamp > now + CLOCK_SKEW_TOLERANCE:
         _flag(tx, f"start timestamp {timestamp.isoformat()} is in the future")
-    await charging_sessions.on_transaction_started(db, tx, tenant_id=tenant_id, window=session_window, now=now)
+    await charging_sessions.on_transaction_started(
+        db, tx, tenant_id=tenant_id, window=session_window, now=now
+    )
     return StartResult(tx.id, authorization, repeated=False)
 
 
