@@ -30,6 +30,7 @@ from kilowatt.migrate import upgrade
 from kilowatt.sessions import api as sessions_api
 from kilowatt.sessions import ocpp_core_api, seed_api
 from kilowatt.sessions.controller import ChargingSessions
+from kilowatt.sites import api as sites_api
 from kilowatt.stations import api as stations_api
 from kilowatt.stations import repository as station_repository
 from kilowatt.stations.service import VendorHook
@@ -133,6 +134,7 @@ def create_app(
     app.include_router(users_api.router)
     app.include_router(tenants_api.router)
     app.include_router(stations_api.router)
+    app.include_router(sites_api.router)
     app.include_router(commands_api.router)
     app.include_router(transactions_api.router)
     app.include_router(tokens_api.router)

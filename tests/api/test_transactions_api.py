@@ -114,11 +114,11 @@ async def test_transactions_need_transactions_read(world: World) -> None:
     assert_problem(await world.anonymous().get("/api/v1/transactions"), 401)
 
 
-async def test_the_deprecated_charge_point_id_filter_answers_a_bare_list(world: World) -> None:
+async def test_the_station_filter_of_another_tenant_is_404(world: World) -> None:
     await _stations(world)
     (a_tx,) = await _transactions(world, "A-1", (0, True))
     admin = await world.client("a_admin")
-    legacy = (await admin.get("/api/v1/transactions", params={"charge_point_id": "A-1"})).json()
-    assert [t["transaction_id"] for t in legacy] == [a_tx]
+    page = (await admin.get("/api/v1/transactions", params={"station": "A-1"})).json()
+    assert [t["transaction_id"] for t in page["items"]] == [a_tx]
     b_admin = await world.client("b_admin")
-    assert_problem(await b_admin.get("/api/v1/transactions?charge_point_id=A-1"), 404)
+    assert_problem(await b_admin.get("/api/v1/transactions?station=A-1"), 404)

@@ -139,7 +139,7 @@ async def test_tc_004_2_identification_first_connection_timeout(server: RunningS
         await status(cp, 1, "Preparing")
         await status(cp, 1, "Available")
         station = await get_json(server, "/api/v1/stations/CP0042")
-        transactions = await get_json(server, "/api/v1/transactions?charge_point_id=CP0042")
+        transactions = (await get_json(server, "/api/v1/transactions?station=CP0042"))["items"]
     assert station["connectors"][1]["status"] == "Available"
     assert transactions == []
 
@@ -225,7 +225,7 @@ async def test_start_transaction_repeated_gets_same_transaction_id(server: Runni
         second = await cp.call(request)
     assert first.transaction_id == second.transaction_id
     assert second.id_tag_info["status"] == "Accepted"
-    assert len(await get_json(server, "/api/v1/transactions?charge_point_id=CPR")) == 1
+    assert (await get_json(server, "/api/v1/transactions?station=CPR"))["total"] == 1
 
 
 @pytest.mark.parametrize("transaction_id", [-1, 987654])

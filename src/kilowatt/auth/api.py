@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from kilowatt.api.auth import IdPath
 from kilowatt.auth import service
 from kilowatt.auth.deps import require_permission
 from kilowatt.auth.principal import Principal
@@ -119,7 +120,7 @@ async def list_api_keys(request: Request, principal: KeyAdmin) -> list[ApiKeyOut
 @api_keys_router.delete("/{key_id}", status_code=204)
 async def revoke_api_key(
     request: Request,
-    key_id: int,
+    key_id: IdPath,
     principal: KeyAdmin,
 ) -> Response:
     async with request.app.state.kilowatt.sessions() as db:

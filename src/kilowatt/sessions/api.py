@@ -14,12 +14,19 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
 
+from kilowatt.api.auth import MAX_ID, IdPath
 from kilowatt.api.problems import Problem
 from kilowatt.auth.deps import require_principal
 from kilowatt.auth.principal import Principal
 from kilowatt.sessions import service
 from kilowatt.sessions.controller import ChargingSessions
-from kilowatt.sessions.seed_api import FAILED_START_STATUS, UNLOCK_STATUS, controller, refused
+from kilowatt.sessions.seed_api import (
+    FAILED_START_STATUS,
+    UNLOCK_STATUS,
+    Anyone,
+    controller,
+    refused,
+)
 from kilowatt.sessions.service import SessionRefused
 from kilowatt.sessions.views import gun_status_view, session_view
 
@@ -38,7 +45,7 @@ class SessionStart(BaseModel):
         default=None, description="connector id or EVSE id (from the QR code)"
     )
     station: str | None = Field(default=None, description="station id or charge point id")
-    connector_number: int | None = Field(default=None, ge=1)
+    connector_number: int | None = Field(default=None, ge=1, le=MAX_ID)
     id_tag: str | None = Field(
         default=None, max_length=20, description="default: your first valid card"
     )
@@ -52,7 +59,7 @@ class Page(BaseModel):
 
 
 @router.get("/connectors/{ref}", tags=["connectors"])
-async def connector_status(request: Request, ref: str) -> dict[str, Any]:
+async def connector_status(request: Request, ref: str, _: Anyone) -> dict[str, Any]:
     """Public: a connector's live status and whether a session can start on it now."""
     sessions = controller(request)
     async with sessions.sessions() as db:
@@ -81,7 +88,7 @@ async def _qr(request: Request, ref: str) -> segno.QRCode:
 
 
 @router.get("/connectors/{ref}/qr.svg", tags=["connectors"], response_class=Response)
-async def connector_qr_svg(request: Request, ref: str) -> Response:
+async def connector_qr_svg(request: Request, ref: str, _: Anyone) -> Response:
     """Public: a QR code (SVG) that opens the start link of this connector in the driver app."""
     buffer = io.BytesIO()
     (await _qr(request, ref)).save(buffer, kind="svg", scale=8, border=2, title="Scan to charge")
@@ -93,7 +100,7 @@ async def connector_qr_svg(request: Request, ref: str) -> Response:
 
 
 @router.get("/connectors/{ref}/qr.png", tags=["connectors"], response_class=Response)
-async def connector_qr_png(request: Request, ref: str) -> Response:
+async def connector_qr_png(request: Request, ref: str, _: Anyone) -> Response:
     buffer = io.BytesIO()
     (await _qr(request, ref)).save(buffer, kind="png", scale=8, border=2)
     return Response(
@@ -143,7 +150,7 @@ async def start_session(
 
 
 @router.post("/sessions/{session_id}/end")
-async def end_session(request: Request, session_id: int, caller: Caller) -> dict[str, Any]:
+async def end_session(request: Request, session_id: IdPath, caller: Caller) -> dict[str, Any]:
     _allow(caller, "sessions:write")
     sessions = controller(request)
     try:
@@ -156,7 +163,7 @@ async def end_session(request: Request, session_id: int, caller: Caller) -> dict
 
 
 @router.get("/sessions/{session_id}")
-async def get_session(request: Request, session_id: int, caller: Caller) -> dict[str, Any]:
+async def get_session(request: Request, session_id: IdPath, caller: Caller) -> dict[str, Any]:
     _allow(caller, "sessions:read")
     sessions: ChargingSessions = controller(request)
     async with sessions.sessions() as db:

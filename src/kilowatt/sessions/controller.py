@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kilowatt.api.auth import MAX_ID
 from kilowatt.auth.principal import Principal
 from kilowatt.commands.service import CommandService, UnknownStation
 from kilowatt.gateway.registry import ConnectionRegistry
@@ -122,22 +123,22 @@ class ChargingSessions:
     async def _station_by_ref(self, db: AsyncSession, ref: str | int) -> Station | None:
         text = str(ref)
         station = await db.scalar(select(Station).where(Station.charge_point_id == text))
-        if station is None and text.isdigit():
-            station = await db.get(Station, int(text))
+        if station is None and (number := _db_int(text)) is not None:
+            station = await db.get(Station, number)
         return station
 
     async def _connector_by_ref(self, db: AsyncSession, ref: str | int) -> Connector | None:
         text = str(ref)
-        if text.isdigit():
-            return await db.get(Connector, int(text))
+        if (number := _db_int(text)) is not None:
+            return await db.get(Connector, number)
         prefix = f"{self.evse_operator_id}*E"
         if text.startswith(prefix):
-            station_part, _, number = text[len(prefix) :].partition("*")
-            if station_part.isdigit() and number.isdigit():
+            station_part, _, connector_part = text[len(prefix) :].partition("*")
+            station_id, connector_id = _db_int(station_part), _db_int(connector_part)
+            if station_id is not None and connector_id is not None:
                 return await db.scalar(
                     select(Connector).where(
-                        Connector.station_id == int(station_part),
-                        Connector.connector_id == int(number),
+                        Connector.station_id == station_id, Connector.connector_id == connector_id
                     )
                 )
         return None
@@ -364,6 +365,14 @@ class ChargingSessions:
             count = await service.expire_pending(db, older_than=_now() - self.connection_timeout)
             await db.commit()
             return count
+
+
+def _db_int(text: str) -> int | None:
+    """``text`` as a positive integer id the database can hold (32-bit), else None."""
+    if not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if 0 <= number <= MAX_ID else None
 
 
 def _matches(station: Station, ref: str | int) -> bool:

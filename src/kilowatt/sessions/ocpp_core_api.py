@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from kilowatt.api.auth import MAX_ID
 from kilowatt.auth.deps import require_permission
 from kilowatt.auth.principal import Principal
 from kilowatt.commands.models import Command
@@ -27,6 +28,7 @@ from kilowatt.transactions.models import Transaction
 router = APIRouter(prefix="/API", tags=["OCPP.Core-compatible API"])
 
 Operator = Annotated[Principal, Depends(require_permission("ocpp_api"))]
+ConnectorPath = Annotated[int, Path(ge=0, le=MAX_ID)]
 
 # OCPP.Core's connector status numbers (ConnectorStatusEnum).
 _STATUS_NUMBER = {
@@ -138,7 +140,7 @@ async def reset(request: Request, charge_point_id: str, principal: Operator) -> 
 
 @router.get("/UnlockConnector/{charge_point_id}/{connector_id}")
 async def unlock(
-    request: Request, charge_point_id: str, connector_id: int, principal: Operator
+    request: Request, charge_point_id: str, connector_id: ConnectorPath, principal: Operator
 ) -> JSONResponse:
     return await _send(
         request, principal, charge_point_id, "UnlockConnector", {"connectorId": connector_id}
@@ -153,7 +155,7 @@ async def unlock(
 async def start_transaction(
     request: Request,
     charge_point_id: str,
-    connector_id: int,
+    connector_id: ConnectorPath,
     charge_tag_id: str,
     principal: Operator,
 ) -> JSONResponse:
@@ -179,7 +181,7 @@ async def start_transaction(
 @router.get("/StopTransaction/{charge_point_id}/{connector_id}")
 @router.get("/RemoteStopTransaction/{charge_point_id}/{connector_id}", include_in_schema=False)
 async def stop_transaction(
-    request: Request, charge_point_id: str, connector_id: int, principal: Operator
+    request: Request, charge_point_id: str, connector_id: ConnectorPath, principal: Operator
 ) -> JSONResponse:
     sessions = controller(request)
     station = await _online_station(sessions, principal, charge_point_id)

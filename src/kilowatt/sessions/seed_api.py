@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from kilowatt.api.auth import MAX_ID, IdPath
 from kilowatt.api.problems import Problem
-from kilowatt.auth.deps import require_driver
+from kilowatt.auth.deps import optional_principal, require_driver
 from kilowatt.auth.principal import Principal
 from kilowatt.sessions import service
 from kilowatt.sessions.controller import ChargingSessions
@@ -25,6 +26,8 @@ from kilowatt.sessions.views import gun_status_view, session_view
 router = APIRouter(prefix="/api/ChargingSession", tags=["driver (seed API)"])
 
 Driver = Annotated[Principal, Depends(require_driver)]
+# Public, but a credential that is present must be valid (never silently anonymous).
+Anyone = Annotated[Principal | None, Depends(optional_principal)]
 
 # HTTP status for a start the charger did not take: the charger refused / is offline / silent.
 FAILED_START_STATUS = {"Rejected": 409, "Offline": 503, "Timeout": 504}
@@ -64,19 +67,19 @@ class StartChargingSessionRequest(_SeedModel):
         default=None, max_length=20, description="your RFID card / app token"
     )
     ConnectorId: int | None = Field(
-        default=None, ge=1, description="connector number on the station"
+        default=None, ge=1, le=MAX_ID, description="connector number on the station"
     )
 
 
 class EndChargingSessionRequest(_SeedModel):
-    ChargingSessionId: int | None = Field(default=None, ge=1)
-    SessionId: int | None = Field(default=None, ge=1)
+    ChargingSessionId: int | None = Field(default=None, ge=1, le=MAX_ID)
+    SessionId: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class UnlockConnectorRequest(_SeedModel):
     ChargingStationId: str | int | None = None
     ChargingGunId: str | int | None = None
-    ConnectorId: int | None = Field(default=None, ge=1)
+    ConnectorId: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 def controller(request: Request) -> ChargingSessions:
@@ -168,7 +171,7 @@ async def unlock_connector(
 
 
 @router.get("/charging-gun-status/{gun_id}")
-async def charging_gun_status(request: Request, gun_id: str) -> dict[str, Any]:
+async def charging_gun_status(request: Request, gun_id: str, _: Anyone) -> dict[str, Any]:
     """Public: the live status of a connector (by connector id or EVSE id) and whether it can start."""
     sessions = controller(request)
     async with sessions.sessions() as db:
@@ -181,7 +184,7 @@ async def charging_gun_status(request: Request, gun_id: str) -> dict[str, Any]:
 
 @router.get("/charging-session-details/{session_id}")
 async def charging_session_details(
-    request: Request, session_id: int, driver: Driver
+    request: Request, session_id: IdPath, driver: Driver
 ) -> dict[str, Any]:
     sessions = controller(request)
     async with sessions.sessions() as db:

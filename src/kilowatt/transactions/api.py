@@ -105,18 +105,12 @@ async def list_transactions(
     started_before: AwareDatetime | None = Query(
         None, alias="to", description="started before this time"
     ),
-    charge_point_id: str | None = Query(
-        None,
-        deprecated=True,
-        description="deprecated: like `station`, but answers a bare list (the first page)",
-    ),
-) -> Page[TransactionOut] | list[TransactionOut]:
-    """The transactions of the caller's stations, newest first (a page; a bare list only with the
-    deprecated ``charge_point_id``)."""
+) -> Page[TransactionOut]:
+    """The transactions of the caller's stations, newest first."""
     async with request.app.state.kilowatt.sessions() as db:
         station_id = None
-        if (station or charge_point_id) is not None:
-            station_id = (await visible_station(db, principal, station or charge_point_id or "")).id
+        if station is not None:
+            station_id = (await visible_station(db, principal, station)).id
         rows, total = await stations.transactions_page(
             db,
             principal.tenant_id,
@@ -128,8 +122,6 @@ async def list_transactions(
             offset=page.offset,
         )
     items = [_out(tx, cp) for tx, cp in rows]
-    if charge_point_id is not None and station is None:
-        return items  # the pre-pagination shape, kept until its callers move to ``station``
     return Page[TransactionOut].of(items, total, page)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from kilowatt.api.auth import IdPath
 from kilowatt.api.problems import Problem
 from kilowatt.auth.deps import require_permission, require_principal
 from kilowatt.auth.principal import Principal
@@ -94,7 +95,7 @@ async def list_users(
 @router.get("/api/v1/users/{user_id}")
 async def get_user(
     request: Request,
-    user_id: int,
+    user_id: IdPath,
     principal: UsersReader,
 ) -> UserOut:
     async with request.app.state.kilowatt.sessions() as db:
@@ -105,7 +106,7 @@ async def get_user(
 @router.patch("/api/v1/users/{user_id}")
 async def update_user(
     request: Request,
-    user_id: int,
+    user_id: IdPath,
     body: UserUpdate,
     principal: UsersWriter,
 ) -> UserOut:
