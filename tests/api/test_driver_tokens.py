@@ -61,9 +61,13 @@ async def test_blocking_a_card_refuses_it_at_the_charger(world: World) -> None:
         assert blocked.status_code == 200 and blocked.json()["status"] == "Blocked"
         assert (await cp.call(call.Authorize(id_tag="MY-CARD"))).id_tag_info["status"] == "Blocked"
 
-    # Who blocked a card is not recorded yet, so only an operator lifts a block.
-    assert_problem(await driver.post("/api/v1/me/tokens/MY-CARD/unblock"), 409)
+    # The driver undoes their own block …
+    undone = await driver.post("/api/v1/me/tokens/MY-CARD/unblock")
+    assert undone.status_code == 200 and undone.json()["status"] == "Accepted"
+    # … but not an operator's: only an operator lifts that.
     operator = await world.client("a_operator")
+    assert (await operator.patch("/api/v1/tokens/MY-CARD", json={"status": "Blocked"})).is_success
+    assert_problem(await driver.post("/api/v1/me/tokens/MY-CARD/unblock"), 409)
     lifted = await operator.patch("/api/v1/tokens/MY-CARD", json={"status": "Accepted"})
     assert lifted.json()["status"] == "Accepted"
     # Unblocking a card that is not blocked changes nothing.

@@ -23,6 +23,8 @@ class Token(Base):
     parent_id_tag: Mapped[str | None] = mapped_column(String(20))
     # How many transactions this token may have running at once (ConcurrentTx beyond it).
     max_concurrent_transactions: Mapped[int] = mapped_column(default=1)
+    # Who blocked it: "owner" (the driver may unblock) or "operator"; None unless Blocked.
+    blocked_by: Mapped[str | None] = mapped_column(String(20))
     # The driver who owns this token (their app token or registered card); None = unassigned.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

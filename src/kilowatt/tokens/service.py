@@ -204,6 +204,7 @@ async def update_token(
         token.user_id = user_id
     if status is not None:
         token.status = status
+        token.blocked_by = "operator" if status == "Blocked" else None
     if expiry_date is not UNSET:
         token.expiry_date = expiry_date
     if parent_id_tag is not UNSET:
@@ -245,20 +246,21 @@ async def owned_token(db: AsyncSession, tenant_id: int, user_id: int, id_tag: st
 async def block_own(db: AsyncSession, token: Token) -> Token:
     """The owner blocks their card (lost, stolen): it authorizes nothing from now on."""
     token.status = "Blocked"
+    token.blocked_by = "owner"
     await db.flush()
     return token
 
 
 async def unblock_own(db: AsyncSession, token: Token) -> Token:
-    """The owner unblocks their card: refused, since only an operator may undo a block for now.
-
-    An owner should be able to undo their own block, but who blocked a card is not recorded
-    yet (it needs a ``Token.blocked_by`` column; see docs/api.md). Until it is, an operator's
-    block must never be lifted by a driver, so no driver lifts any.
-    """
+    """The owner unblocks a card they blocked themselves; an operator's block stays (409)."""
     if token.status != "Blocked":
         return token
-    raise TokenError(409, "Card blocked", "ask your operator to unblock this card")
+    if token.blocked_by != "owner":
+        raise TokenError(409, "Card blocked", "ask your operator to unblock this card")
+    token.status = "Accepted"
+    token.blocked_by = None
+    await db.flush()
+    return token
 
 
 async def remove_own(db: AsyncSession, token: Token) -> None:
