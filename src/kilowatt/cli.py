@@ -79,6 +79,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         connect_stagger=args.stagger,
         basic_auth_password=args.password,
         seed=args.seed,
+        auto_sessions=not args.manual,
     )
 
     async def simulate() -> Any:
@@ -363,6 +364,11 @@ def parser() -> argparse.ArgumentParser:
         "--stagger", type=float, default=0.0, help="spread the first connections over N seconds"
     )
     sp.add_argument("--seed", type=int, help="random seed, for reproducible runs")
+    sp.add_argument(
+        "--manual",
+        action="store_true",
+        help="no drivers of their own: only commands start sessions",
+    )
     sp.add_argument("--password", help="HTTP Basic password (security profile 1)")
     sp.add_argument("-v", "--verbose", action="store_true")
     sp.set_defaults(func=cmd_simulate)

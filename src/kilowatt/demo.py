@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 from kilowatt.app import Server, create_app, uvicorn_config
 from kilowatt.auth.principal import Role
 from kilowatt.config import Settings
+from kilowatt.sessions.controller import evse_id
+from kilowatt.stations import repository as station_repository
 from kilowatt.stations.models import Connector, Station
 from kilowatt.tenants import service as tenants
 from kilowatt.tokens import service as tokens
@@ -27,6 +29,7 @@ def demo_tags(stations: int) -> list[str]:
     return [f"DEMO-TAG-{n:04d}" for n in range(1, 2 * stations + 1)]
 
 
+APP_STATION = "DEMO-APP-0001"
 DEMO_ADMIN = "admin@kilowatt.local"
 DEMO_DRIVER = "driver@kilowatt.local"
 
@@ -93,6 +96,19 @@ async def _summary(node: Any) -> str:
     )
 
 
+async def _simulator(url: str, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kilowatt", "simulate", "--url", url, *args
+    )
+
+
+async def _evse_ids(node: Any, charge_point_id: str, connectors: int = 2) -> list[str]:
+    async with node.sessions() as db:
+        station = await station_repository.by_charge_point_id(db, charge_point_id)
+        assert station is not None
+    return [evse_id(node.settings.evse_operator_id, station, n) for n in range(1, connectors + 1)]
+
+
 async def run_demo(settings: Settings, *, stations: int, duration: float | None) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
@@ -128,13 +144,12 @@ async def run_demo(settings: Settings, *, stations: int, duration: float | None)
         f"  {stations} simulated stations (DEMO-0001…) are charging; Ctrl-C stops.\n",
         flush=True,
     )
-    simulator = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "kilowatt",
-        "simulate",
-        "--url",
-        f"ws://{settings.host}:{port}/ocpp",
+    url = f"ws://{settings.host}:{port}/ocpp"
+    # One station is left to the driver API (README): no simulated driver ever uses it.
+    app_station = await _simulator(url, "--stations", "1", "--id-prefix", "DEMO-APP-", "--manual")
+    await asyncio.wait_for(node.registry.wait_for(APP_STATION), 30)
+    simulator = await _simulator(
+        url,
         "--stations",
         str(stations),
         "--id-prefix",
@@ -152,6 +167,11 @@ async def run_demo(settings: Settings, *, stations: int, duration: float | None)
         "--stagger",
         "2",
     )
+    evse = await _evse_ids(node, APP_STATION)
+    print(
+        f"  driver API      {APP_STATION} is left free for you: EVSE ids {', '.join(evse)}\n",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -164,10 +184,11 @@ async def run_demo(settings: Settings, *, stations: int, duration: float | None)
             if duration is not None and loop.time() - server.started_at >= duration:
                 stop.set()
     finally:
-        if simulator.returncode is None:
-            simulator.terminate()  # the simulator stops its transactions, then disconnects
-            with contextlib.suppress(ProcessLookupError):
-                await simulator.wait()
+        for process in (simulator, app_station):
+            if process.returncode is None:
+                process.terminate()  # the simulator stops its transactions, then disconnects
+                with contextlib.suppress(ProcessLookupError):
+                    await process.wait()
         print(await _summary(node), flush=True)
         server.should_exit = True
         await serving
