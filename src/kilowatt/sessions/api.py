@@ -184,7 +184,7 @@ async def list_sessions(
     since: AwareDatetime | None = Query(None, alias="from"),
     until: AwareDatetime | None = Query(None, alias="to"),
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> Page:
     """Sessions the caller may see, newest first: a driver's own, an operator's tenant's."""
     _allow(caller, "sessions:read")

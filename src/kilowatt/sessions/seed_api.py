@@ -204,7 +204,7 @@ async def charging_sessions(
     ),
     from_: AwareDatetime | None = Query(None, alias="from"),
     to: AwareDatetime | None = Query(None),
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_ID // 100),
     pageSize: int = Query(20, ge=1, le=100),  # the seed's parameter name
 ) -> dict[str, Any]:
     """The driver's own sessions, newest first, filterable by state and date (requestedAt)."""

@@ -76,7 +76,7 @@ async def list_users(
     request: Request,
     principal: UsersReader,
     limit: int = Query(default=50, ge=1, le=MAX_PAGE),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=2**31 - 1),
     tenant: str | None = Query(default=None, max_length=64),
 ) -> UserPage:
     async with request.app.state.kilowatt.sessions() as db:

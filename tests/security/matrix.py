@@ -1,0 +1,865 @@
+"""The authorization matrix: for every route of the app, who may call it and what each caller gets.
+
+``TABLE`` holds one or more ``Case``s per (method, route path). A case says how to build the
+request for a caller (``request``), what every caller of ``security.callers.CALLERS`` must get
+(``access``), and, for lists, what a 2xx body may contain (``check``). The main case of a route
+has ``variant=""``; further cases probe the same route in other ways (naming another tenant in
+a filter or a body, handing out a role above one's own, ...).
+
+How the statuses are decided:
+
+* anonymous: 401, except on public routes;
+* forged, expired, revoked or malformed credentials: 401 everywhere, public routes included (a
+  bad credential never degrades to an anonymous request), except where ``credentials="ignored"``
+  (the auth endpoints, whose credential is in the body, and the node's health and docs);
+* an authenticated caller without the role or permission: 403;
+* a caller who may use the endpoint but asks for a row of another tenant or driver: 404;
+* everybody else: the 2xx of the case.
+
+Print the whole matrix with ``PYTHONPATH=tests .venv/bin/python -m security.matrix``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from kilowatt.stations.models import Connector
+from security.callers import ANONYMOUS, CALLERS, FORGED, Caller
+from security.world import A_STATION, B_STATION, PASSWORD, World
+
+
+# ---- requests -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Call:
+    path: str
+    json: Any = None
+    params: dict[str, Any] | None = None
+
+
+Builder = Callable[[World, Caller], "Call | Awaitable[Call]"]
+Checker = Callable[[World, Caller, httpx.Response], Awaitable[None]]
+
+
+async def build(request: Builder, world: World, caller: Caller) -> Call:
+    made = request(world, caller)
+    return await made if inspect.isawaitable(made) else made
+
+
+# ---- who gets what ------------------------------------------------------------------------------
+Rule = Callable[[Caller], int]
+
+
+@dataclass(frozen=True)
+class Access:
+    """What every caller gets: ``rule`` for valid and anonymous callers, 401 for forged ones
+    (unless ``credentials == "ignored"``), and ``overrides`` by caller name before anything."""
+
+    summary: str
+    rule: Rule
+    credentials: str = "checked"  # "checked": a bad credential is a 401 | "ignored"
+    overrides: dict[str, int] = field(default_factory=dict)
+
+    def expected(self, caller: Caller) -> int:
+        if caller.name in self.overrides:
+            return self.overrides[caller.name]
+        if caller.kind == FORGED:
+            return self.rule(ANON) if self.credentials == "ignored" else 401
+        return self.rule(caller)
+
+    def but(self, **overrides: int) -> Access:
+        """The same access with some callers' statuses replaced (by caller name)."""
+        return Access(self.summary, self.rule, self.credentials, {**self.overrides, **overrides})
+
+
+ANON = Caller("anonymous", ANONYMOUS)
+
+
+def public(ok: int = 200, *, credentials: str = "checked") -> Access:
+    """Anybody, credentials or not."""
+    return Access(f"public -> {ok}", lambda c: ok, credentials)
+
+
+def authenticated(ok: int = 200) -> Access:
+    return Access(f"any caller -> {ok}", lambda c: ok if c.valid else 401)
+
+
+def platform_admins(ok: int) -> Access:
+    def rule(c: Caller) -> int:
+        if not c.valid:
+            return 401
+        return ok if c.is_platform else 403
+
+    return Access(f"platform admins -> {ok}", rule)
+
+
+def _drivers(owner: int, driver2: int, b_driver: int) -> Callable[[Caller], int]:
+    by_name = {"driver": owner, "driver2": driver2, "b_driver": b_driver}
+    return lambda c: by_name[c.name]
+
+
+def drivers(*, owner: int, driver2: int, b_driver: int) -> Access:
+    """Drivers only (operators and keys 403): the owner, the same tenant's other driver, and the
+    other tenant's driver get the given statuses."""
+    per_driver = _drivers(owner, driver2, b_driver)
+
+    def rule(c: Caller) -> int:
+        if not c.valid:
+            return 401
+        return per_driver(c) if c.is_driver else 403
+
+    return Access(f"drivers: owner {owner}, same tenant {driver2}, other tenant {b_driver}", rule)
+
+
+def permission(perm: str, *, own: int, other: int, platform: int | None = None) -> Access:
+    """Callers holding ``perm`` (never drivers): of tenant a -> ``own``, of tenant b ->
+    ``other``, of no tenant (platform admins, the node key) -> ``platform`` (default ``own``)."""
+    everywhere = own if platform is None else platform
+
+    def rule(c: Caller) -> int:
+        if not c.valid:
+            return 401
+        if c.is_driver or not c.can(perm):
+            return 403
+        return {"a": own, "b": other, None: everywhere}[c.tenant]
+
+    return Access(f"{perm}: tenant a {own}, tenant b {other}, platform {everywhere}", rule)
+
+
+def drivers_or(
+    perm: str, *, owner: int, driver2: int, b_driver: int, own: int, other: int
+) -> Access:
+    """Drivers (their own rows) and callers holding ``perm`` (their tenant's rows)."""
+    staff = permission(perm, own=own, other=other).rule
+    per_driver = _drivers(owner, driver2, b_driver)
+
+    def rule(c: Caller) -> int:
+        if c.valid and c.is_driver:
+            return per_driver(c)
+        return staff(c)
+
+    return Access(
+        f"drivers (owner {owner}, same tenant {driver2}, other tenant {b_driver}) "
+        f"or {perm} (tenant a {own}, tenant b {other})",
+        rule,
+    )
+
+
+# ---- what a list may show -------------------------------------------------------------------
+def _items(body: Any) -> list[dict[str, Any]]:
+    items = body["items"] if isinstance(body, dict) else body
+    assert isinstance(items, list), body
+    return items
+
+
+def _expect_tenants(world: World, caller: Caller, seen: AbstractSet[int | None], what: str) -> None:
+    if caller.tenant is None:  # platform admins see every tenant
+        assert seen, f"{caller.name} sees no {what} at all"
+        return
+    own = world.tenants[caller.tenant]
+    assert seen <= {own}, f"{caller.name} (tenant {own}) sees {what} of tenants {seen - {own}}"
+    assert seen, f"{caller.name} sees none of their tenant's {what}"
+
+
+def tenant_rows(what: str, key: str = "tenant_id") -> Checker:
+    """Every row carries ``key``, the caller's tenant (and there is at least one)."""
+
+    async def check(world: World, caller: Caller, response: httpx.Response) -> None:
+        seen = {row[key] for row in _items(response.json())}
+        _expect_tenants(world, caller, seen, what)
+
+    return check
+
+
+def station_rows(what: str, key: str) -> Checker:
+    """Every row names (by ``key``) a station of the caller's tenant."""
+
+    async def check(world: World, caller: Caller, response: httpx.Response) -> None:
+        tenants = await world.station_tenants()
+        seen = {tenants[row[key]] for row in _items(response.json())}
+        _expect_tenants(world, caller, seen, what)
+
+    return check
+
+
+async def check_sessions(world: World, caller: Caller, response: httpx.Response) -> None:
+    """A driver sees their own sessions, an operator their tenant's."""
+    ids = [row["sessionId"] for row in _items(response.json())]
+    owners = await world.session_owners(ids)
+    if caller.is_driver:
+        others = {i for i, (_, user) in owners.items() if user != world.user_ids[caller.name]}
+        assert not others, f"{caller.name} sees sessions {sorted(others)} of other users"
+        assert ids, f"{caller.name} sees none of their own sessions"
+        return
+    _expect_tenants(world, caller, {tenant for tenant, _ in owners.values()}, "sessions")
+
+
+async def check_cards(world: World, caller: Caller, response: httpx.Response) -> None:
+    listed = {row["id_tag"] for row in _items(response.json())}
+    own = await world.cards_of(caller.name)
+    assert listed <= own, f"{caller.name} sees cards {sorted(listed - own)} of others"
+    assert listed, f"{caller.name} sees none of their own cards"
+
+
+async def check_tenants(world: World, caller: Caller, response: httpx.Response) -> None:
+    slugs = {row["slug"] for row in _items(response.json())}
+    assert {"acme", "bolt"} <= slugs, slugs
+
+
+def all_rows_of(station: str, key: str = "charge_point_id") -> Checker:
+    async def check(world: World, caller: Caller, response: httpx.Response) -> None:
+        rows = _items(response.json())
+        assert rows, f"{caller.name} sees no rows of {station}"
+        assert {row[key] for row in rows} == {station}
+
+    return check
+
+
+# ---- the table ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str  # the route's path, as the app declares it: (method, path) names the route
+    access: Access | None  # None: not an HTTP route (see ``covered_by``)
+    request: Builder | None = None
+    variant: str = ""  # "" for the route's main case; else what this probe checks
+    check: Checker | None = None  # for a 2xx answer: what its body may contain
+    covered_by: str = ""  # the test covering a route the matrix does not call
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}" + (f" [{self.variant}]" if self.variant else "")
+
+
+def at(path: str, json: Any = None, **params: Any) -> Builder:
+    """A request that is the same for every caller."""
+    call = Call(path, json, params or None)
+    return lambda world, caller: call
+
+
+def _card_owner(caller: Caller) -> str:
+    """Whose card a start uses: a driver their own, anybody else the owner driver's."""
+    return caller.name if caller.is_driver else "driver"
+
+
+async def _v1_start(world: World, caller: Caller, *, card_of: str | None = None) -> Call:
+    id_tag = await world.fresh_card(card_of or _card_owner(caller))
+    body = {"station": A_STATION, "connector_number": world.free_connector(), "id_tag": id_tag}
+    return Call("/api/v1/sessions", body)
+
+
+async def _seed_start(world: World, caller: Caller, *, card_of: str | None = None) -> Call:
+    id_tag = await world.fresh_card(card_of or _card_owner(caller))
+    body = {
+        "ChargingStationId": A_STATION,
+        "ConnectorId": world.free_connector(),
+        "ChargeTagId": id_tag,
+    }
+    return Call("/api/ChargingSession/start-charging-session", body)
+
+
+def _someone_elses_card(caller: Caller) -> str:
+    return "driver2" if caller.name == "driver" else "driver"
+
+
+async def _api_start(world: World, caller: Caller, alias: str) -> Call:
+    id_tag = await world.fresh_card("driver")
+    return Call(f"/API/{alias}/{A_STATION}/{world.free_connector()}/{id_tag}")
+
+
+def _evse(world: World) -> str:
+    return world.evse_id(A_STATION, 1)
+
+
+async def _gun(world: World, caller: Caller) -> Call:
+    """The seed's gun id: the connector's row id."""
+    async with world.node.sessions() as db:
+        gun = await db.scalar(
+            select(Connector.id).where(
+                Connector.station_id == world.stations[A_STATION], Connector.connector_id == 1
+            )
+        )
+    return Call(f"/api/ChargingSession/charging-gun-status/{gun}")
+
+
+async def _fresh_user_body(world: World, caller: Caller, role: str = "viewer") -> Call:
+    email = f"{world.unique('staff')}@security.example"
+    body = {"email": email, "password": PASSWORD, "name": "Staff", "role": role, "tenant": "acme"}
+    return Call("/api/v1/users", body)
+
+
+PAGE = {"limit": 200}
+# The node's docs and health check hold nothing caller-specific: a header is not read there.
+INFRA = public(credentials="ignored")
+# The auth endpoints take their credential from the body. A client refreshing with an expired
+# access token still in its Authorization header is the normal case, so the header is not read.
+AUTH_BODY = "ignored"
+
+TABLE: tuple[Case, ...] = (
+    # ---- the node ---------------------------------------------------------------------------
+    Case("GET", "/openapi.json", INFRA, at("/openapi.json")),
+    Case("GET", "/docs", INFRA, at("/docs")),
+    Case("GET", "/docs/oauth2-redirect", INFRA, at("/docs/oauth2-redirect")),
+    Case("GET", "/redoc", INFRA, at("/redoc")),
+    Case("GET", "/health", INFRA, at("/health")),
+    Case(
+        "WEBSOCKET",
+        "/ocpp/{charge_point_id}",
+        None,
+        covered_by="test_station_websocket_takes_station_credentials_only",
+    ),
+    # ---- auth ---------------------------------------------------------------------------------
+    Case(
+        "POST",
+        "/api/v1/auth/register",
+        public(201, credentials=AUTH_BODY),
+        lambda w, c: Call(
+            "/api/v1/auth/register",
+            {
+                "email": f"{w.unique('signup')}@security.example",
+                "password": PASSWORD,
+                "name": "New Driver",
+                "tenant": "acme",
+            },
+        ),
+    ),
+    Case(
+        "POST",
+        "/api/v1/auth/login",
+        public(200, credentials=AUTH_BODY),
+        at("/api/v1/auth/login", {"email": "driver@security.example", "password": PASSWORD}),
+    ),
+    Case(
+        "POST",
+        "/api/v1/auth/refresh",
+        public(200, credentials=AUTH_BODY),
+        lambda w, c: _refresh_call(w, "/api/v1/auth/refresh"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/auth/logout",
+        public(204, credentials=AUTH_BODY),
+        lambda w, c: _refresh_call(w, "/api/v1/auth/logout"),
+    ),
+    Case("GET", "/api/v1/me", authenticated(200), at("/api/v1/me")),
+    # ---- API keys -----------------------------------------------------------------------------
+    Case(
+        "POST",
+        "/api/v1/api-keys",
+        permission("api_keys:write", own=201, other=404),
+        lambda w, c: Call(
+            "/api/v1/api-keys",
+            {"name": w.unique("key "), "permissions": ["stations:read"], "tenant": "acme"},
+        ),
+    ),
+    Case(
+        "GET",
+        "/api/v1/api-keys",
+        permission("api_keys:write", own=200, other=200),
+        at("/api/v1/api-keys"),
+        check=tenant_rows("API keys"),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/api-keys/{key_id}",
+        permission("api_keys:write", own=204, other=404),
+        lambda w, c: _fresh_key_call(w),
+    ),
+    # ---- users and tenants ------------------------------------------------------------------
+    Case(
+        "POST",
+        "/api/v1/users",
+        permission("users:write", own=201, other=404),
+        _fresh_user_body,
+    ),
+    Case(
+        "POST",
+        "/api/v1/users",
+        # a_key_all acts as an operator: it cannot hand out the admin role.
+        permission("users:write", own=201, other=404).but(a_key_all=403),
+        lambda w, c: _fresh_user_body(w, c, "admin"),
+        variant="grant admin",
+    ),
+    Case(
+        "POST",
+        "/api/v1/users",
+        permission("users:write", own=403, other=403, platform=201),
+        lambda w, c: _fresh_user_body(w, c, "platform_admin"),
+        variant="grant platform_admin",
+    ),
+    Case(
+        "GET",
+        "/api/v1/users",
+        permission("users:read", own=200, other=200),
+        at("/api/v1/users", **PAGE),
+        check=tenant_rows("users"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/users",
+        permission("users:read", own=404, other=200, platform=200),
+        at("/api/v1/users", tenant="bolt", **PAGE),
+        variant="?tenant= another tenant",
+        check=tenant_rows("users"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/users/{user_id}",
+        permission("users:read", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/users/{w.rows['a_staff']}"),
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/users/{user_id}",
+        permission("users:write", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/users/{w.rows['a_staff']}", {"name": "Staff"}),
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/users/{user_id}",
+        # an admin outranks a_key_all (an operator)
+        permission("users:write", own=200, other=404).but(a_key_all=403),
+        lambda w, c: Call(f"/api/v1/users/{w.rows['a_admin2']}", {"name": "Admin Two"}),
+        variant="a user who outranks the caller",
+    ),
+    Case(
+        "POST",
+        "/api/v1/tenants",
+        platform_admins(201),
+        lambda w, c: _tenant_call(w),
+    ),
+    Case(
+        "GET", "/api/v1/tenants", platform_admins(200), at("/api/v1/tenants"), check=check_tenants
+    ),
+    # ---- stations -----------------------------------------------------------------------------
+    Case(
+        "GET",
+        "/api/v1/stations",
+        permission("stations:read", own=200, other=200),
+        at("/api/v1/stations", **PAGE),
+        check=tenant_rows("stations"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/stations",
+        permission("stations:write", own=201, other=404),
+        lambda w, c: Call(
+            "/api/v1/stations", {"charge_point_id": w.unique("SEC-NEW-"), "tenant": w.tenants["a"]}
+        ),
+    ),
+    Case(
+        "POST",
+        "/api/v1/stations",
+        # b_admin places a station of its own tenant at its own site; platform admins create in
+        # the default tenant, whose sites these are not.
+        permission("stations:write", own=404, other=201, platform=404),
+        lambda w, c: Call(
+            "/api/v1/stations",
+            {"charge_point_id": w.unique("SEC-NEW-"), "site_id": w.rows["site_b"]},
+        ),
+        variant="at another tenant's site",
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}",
+        permission("stations:read", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}"),
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/stations/{charge_point_id}",
+        permission("stations:write", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}", {"allow_missing_subprotocol": False}),
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/stations/{charge_point_id}",
+        permission("stations:write", own=404, other=404),
+        lambda w, c: Call(f"/api/v1/stations/{A_STATION}", {"site_id": w.rows["site_b"]}),
+        variant="to another tenant's site",
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/connectors",
+        permission("stations:read", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/connectors"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/messages",
+        permission("stations:read", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/messages", limit=5),
+    ),
+    Case(
+        "POST",
+        "/api/v1/stations/{charge_point_id}/commands/{action}",
+        permission("commands:send", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/commands/GetConfiguration", {}, wait=5),
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/commands",
+        permission("stations:read", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/commands"),
+        check=all_rows_of(A_STATION),
+    ),
+    Case(
+        "GET",
+        "/api/v1/commands/{command_id}",
+        permission("stations:read", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/commands/{w.rows['command_a']}"),
+    ),
+    # ---- transactions -------------------------------------------------------------------------
+    Case(
+        "GET",
+        "/api/v1/transactions",
+        permission("transactions:read", own=200, other=200),
+        at("/api/v1/transactions", **PAGE),
+        check=station_rows("transactions", "charge_point_id"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/transactions",
+        permission("transactions:read", own=404, other=200, platform=200),
+        at("/api/v1/transactions", station=B_STATION),
+        variant="?station= another tenant's",
+        check=station_rows("transactions", "charge_point_id"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/transactions/{transaction_id}",
+        permission("transactions:read", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/transactions/{w.rows['tx_a']}"),
+    ),
+    # ---- tokens (operators) -------------------------------------------------------------------
+    Case(
+        "GET",
+        "/api/v1/tokens",
+        permission("tokens:read", own=200, other=200),
+        at("/api/v1/tokens", **PAGE),
+        check=tenant_rows("tokens"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/tokens",
+        permission("tokens:read", own=404, other=200, platform=200),
+        at("/api/v1/tokens", tenant="bolt", **PAGE),
+        variant="?tenant= another tenant",
+        check=tenant_rows("tokens"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/tokens",
+        permission("tokens:write", own=201, other=404),
+        lambda w, c: Call(
+            "/api/v1/tokens", {"id_tag": w.unique("SEC-T"), "tenant": w.tenants["a"]}
+        ),
+    ),
+    Case(
+        "POST",
+        "/api/v1/tokens",
+        # b_admin gives a card of its own tenant to its own driver: fine.
+        permission("tokens:write", own=404, other=201, platform=404),
+        lambda w, c: Call(
+            "/api/v1/tokens", {"id_tag": w.unique("SEC-T"), "user_id": w.user_ids["b_driver"]}
+        ),
+        variant="owned by another tenant's driver",
+    ),
+    Case(
+        "GET",
+        "/api/v1/tokens/{id_tag}",
+        permission("tokens:read", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/tokens/{w.rows['fleet_card']}"),
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/tokens/{id_tag}",
+        permission("tokens:write", own=200, other=404),
+        lambda w, c: Call(
+            f"/api/v1/tokens/{w.rows['fleet_card']}", {"max_concurrent_transactions": 1}
+        ),
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/tokens/{id_tag}",
+        permission("tokens:write", own=404, other=404),
+        lambda w, c: Call(
+            f"/api/v1/tokens/{w.rows['fleet_card']}", {"user_id": w.user_ids["b_driver"]}
+        ),
+        variant="give to another tenant's driver",
+    ),
+    # ---- a driver's own cards -----------------------------------------------------------------
+    Case(
+        "GET",
+        "/api/v1/me/tokens",
+        drivers(owner=200, driver2=200, b_driver=200),
+        at("/api/v1/me/tokens", **PAGE),
+        check=check_cards,
+    ),
+    Case(
+        "POST",
+        "/api/v1/me/tokens",
+        drivers(owner=201, driver2=201, b_driver=201),
+        lambda w, c: Call("/api/v1/me/tokens", {"id_tag": w.unique("SEC-M")}),
+    ),
+    Case(
+        "POST",
+        "/api/v1/me/tokens/{id_tag}/block",
+        drivers(owner=200, driver2=404, b_driver=404),
+        lambda w, c: _own_card_call(w, "/api/v1/me/tokens/{}/block"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/me/tokens/{id_tag}/unblock",
+        drivers(owner=200, driver2=404, b_driver=404),
+        lambda w, c: _own_card_call(w, "/api/v1/me/tokens/{}/unblock"),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/me/tokens/{id_tag}",
+        drivers(owner=204, driver2=404, b_driver=404),
+        lambda w, c: _own_card_call(w, "/api/v1/me/tokens/{}"),
+    ),
+    # ---- the seed's driver API ------------------------------------------------------------------
+    Case(
+        "POST",
+        "/api/ChargingSession/start-charging-session",
+        drivers(owner=200, driver2=200, b_driver=404),
+        _seed_start,
+    ),
+    Case(
+        "POST",
+        "/api/ChargingSession/start-charging-session",
+        drivers(owner=404, driver2=404, b_driver=404),
+        lambda w, c: _seed_start(w, c, card_of=_someone_elses_card(c)),
+        variant="with another driver's card",
+    ),
+    Case(
+        "POST",
+        "/api/ChargingSession/end-charging-session",
+        drivers(owner=200, driver2=404, b_driver=404),
+        lambda w, c: _fresh_session_call(w, "/api/ChargingSession/end-charging-session", seed=True),
+    ),
+    Case(
+        "POST",
+        "/api/ChargingSession/unlock-connector",
+        drivers(owner=200, driver2=403, b_driver=404),
+        at(
+            "/api/ChargingSession/unlock-connector",
+            {"ChargingStationId": A_STATION, "ConnectorId": 1},
+        ),
+    ),
+    Case("GET", "/api/ChargingSession/charging-gun-status/{gun_id}", public(200), _gun),
+    Case(
+        "GET",
+        "/api/ChargingSession/charging-session-details/{session_id}",
+        drivers(owner=200, driver2=404, b_driver=404),
+        lambda w, c: Call(f"/api/ChargingSession/charging-session-details/{w.rows['session_a']}"),
+    ),
+    Case(
+        "GET",
+        "/api/ChargingSession/charging-sessions",
+        drivers(owner=200, driver2=200, b_driver=200),
+        at("/api/ChargingSession/charging-sessions", pageSize=100),
+        check=check_sessions,
+    ),
+    # ---- sessions and connectors (versioned API) ---------------------------------------------
+    Case(
+        "GET",
+        "/api/v1/connectors/{ref}",
+        public(200),
+        lambda w, c: Call(f"/api/v1/connectors/{_evse(w)}"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/connectors/{ref}/qr.svg",
+        public(200),
+        lambda w, c: Call(f"/api/v1/connectors/{_evse(w)}/qr.svg"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/connectors/{ref}/qr.png",
+        public(200),
+        lambda w, c: Call(f"/api/v1/connectors/{_evse(w)}/qr.png"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/connectors/{ref}/unlock",
+        drivers_or("commands:send", owner=200, driver2=403, b_driver=404, own=200, other=404),
+        lambda w, c: Call(f"/api/v1/connectors/{_evse(w)}/unlock"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/sessions",
+        drivers_or("sessions:write", owner=201, driver2=201, b_driver=404, own=201, other=404),
+        _v1_start,
+    ),
+    Case(
+        "POST",
+        "/api/v1/sessions",
+        # operators start for any card of their tenant; a driver only with their own
+        drivers_or("sessions:write", owner=404, driver2=404, b_driver=404, own=201, other=404),
+        lambda w, c: _v1_start(w, c, card_of=_someone_elses_card(c)),
+        variant="with another driver's card",
+    ),
+    Case(
+        "POST",
+        "/api/v1/sessions/{session_id}/end",
+        drivers_or("sessions:write", owner=200, driver2=404, b_driver=404, own=200, other=404),
+        lambda w, c: _fresh_session_call(w, "/api/v1/sessions/{}/end"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/sessions/{session_id}",
+        drivers_or("sessions:read", owner=200, driver2=404, b_driver=404, own=200, other=404),
+        lambda w, c: Call(f"/api/v1/sessions/{w.rows['session_a']}"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/sessions",
+        drivers_or("sessions:read", owner=200, driver2=200, b_driver=200, own=200, other=200),
+        at("/api/v1/sessions", **PAGE),
+        check=check_sessions,
+    ),
+    # ---- OCPP.Core-compatible API ---------------------------------------------------------------
+    Case(
+        "GET",
+        "/API/Status",
+        permission("ocpp_api", own=200, other=200),
+        at("/API/Status"),
+        check=station_rows("charge points", "id"),
+    ),
+    Case(
+        "GET",
+        "/API/Reset/{charge_point_id}",
+        permission("ocpp_api", own=200, other=404),
+        at(f"/API/Reset/{A_STATION}"),
+    ),
+    Case(
+        "GET",
+        "/API/UnlockConnector/{charge_point_id}/{connector_id}",
+        permission("ocpp_api", own=200, other=404),
+        at(f"/API/UnlockConnector/{A_STATION}/1"),
+    ),
+    Case(
+        "GET",
+        "/API/StartTransaction/{charge_point_id}/{connector_id}/{charge_tag_id}",
+        permission("ocpp_api", own=200, other=404),
+        lambda w, c: _api_start(w, c, "StartTransaction"),
+    ),
+    Case(
+        "GET",
+        "/API/RemoteStartTransaction/{charge_point_id}/{connector_id}/{charge_tag_id}",
+        permission("ocpp_api", own=200, other=404),
+        lambda w, c: _api_start(w, c, "RemoteStartTransaction"),
+    ),
+    Case(
+        "GET",
+        "/API/StopTransaction/{charge_point_id}/{connector_id}",
+        permission("ocpp_api", own=200, other=404),
+        at(f"/API/StopTransaction/{A_STATION}/1"),
+    ),
+    Case(
+        "GET",
+        "/API/RemoteStopTransaction/{charge_point_id}/{connector_id}",
+        permission("ocpp_api", own=200, other=404),
+        at(f"/API/RemoteStopTransaction/{A_STATION}/1"),
+    ),
+    # ---- sites ----------------------------------------------------------------------------------
+    Case(
+        "GET",
+        "/api/v1/sites",
+        permission("stations:read", own=200, other=200),
+        at("/api/v1/sites", **PAGE),
+        check=tenant_rows("sites"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/sites",
+        permission("stations:write", own=201, other=404),
+        lambda w, c: Call("/api/v1/sites", {"name": w.unique("Site "), "tenant": w.tenants["a"]}),
+    ),
+    Case(
+        "GET",
+        "/api/v1/sites/{site_id}",
+        permission("stations:read", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/sites/{w.rows['site_a']}"),
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/sites/{site_id}",
+        permission("stations:write", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/sites/{w.rows['site_a']}", {"name": "Site A"}),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/sites/{site_id}",
+        permission("stations:write", own=204, other=404),
+        lambda w, c: _fresh_site_call(w),
+    ),
+)
+
+
+async def _refresh_call(world: World, path: str) -> Call:
+    return Call(path, {"refresh_token": await world.fresh_refresh_token("driver")})
+
+
+async def _fresh_key_call(world: World) -> Call:
+    return Call(f"/api/v1/api-keys/{await world.fresh_api_key('a')}")
+
+
+async def _fresh_site_call(world: World) -> Call:
+    return Call(f"/api/v1/sites/{await world.fresh_site('a')}")
+
+
+def _tenant_call(world: World) -> Call:
+    slug = world.unique("tenant-")
+    return Call("/api/v1/tenants", {"name": f"Tenant {slug}", "slug": slug})
+
+
+async def _own_card_call(world: World, template: str) -> Call:
+    """A new card of the owner driver, at ``template`` (``{}`` is its id tag)."""
+    return Call(template.format(await world.fresh_card("driver")))
+
+
+async def _fresh_session_call(world: World, template: str, *, seed: bool = False) -> Call:
+    """A new pending session of the owner driver: ended through ``template``."""
+    session_id = await world.fresh_session("driver")
+    if seed:
+        return Call(template, {"ChargingSessionId": session_id})
+    return Call(template.format(session_id))
+
+
+def expected_statuses(case: Case) -> dict[str, int]:
+    assert case.access is not None
+    return {caller.name: case.access.expected(caller) for caller in CALLERS}
+
+
+def render() -> str:
+    """The whole matrix as a Markdown table (for reviews and docs)."""
+    names = [c.name for c in CALLERS]
+    lines = [
+        "| endpoint | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for case in TABLE:
+        if case.access is None:
+            lines.append(f"| {case.id} | see `{case.covered_by}` |" + " |" * (len(names) - 1))
+            continue
+        statuses = expected_statuses(case)
+        lines.append(f"| {case.id} | " + " | ".join(str(statuses[n]) for n in names) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render())
