@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
+
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilowatt import migrate
+from kilowatt.db import create_engine
 from kilowatt.models import Connector, Station, Tenant, Token
 
 from factories import make_station, make_tenant, make_token
@@ -51,8 +53,13 @@ async def test_committed_rows_do_not_leak_into_the_next_test_part_2(
     assert tenant.id == 1
 
 
-async def test_sqlite_pragmas_apply(db_session: AsyncSession, db_backend: str) -> None:
-    if db_backend != "sqlite":
-        pytest.skip("SQLite only")
-    assert (await db_session.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
-    assert (await db_session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+async def test_sqlite_pragmas_apply(tmp_path: Path) -> None:
+    """Whatever backend this run tests, the embedded default's pragmas are checked on a real file."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'pragmas.db'}")
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+            assert (await conn.execute(text("PRAGMA synchronous"))).scalar() == 2  # FULL
+    finally:
+        await engine.dispose()

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilowatt.commands.models import Command
@@ -138,18 +136,6 @@ class CommandService:
             if command is None:
                 raise LookupError(command_id)
             return command
-
-    async def list_for_station(
-        self, db: AsyncSession, station_id: int, limit: int = 50
-    ) -> Sequence[Command]:
-        return (
-            await db.scalars(
-                select(Command)
-                .where(Command.station_id == station_id)
-                .order_by(Command.created_at.desc())
-                .limit(limit)
-            )
-        ).all()
 
     async def _execute(
         self, command_id: str, charge_point_id: str, action: str, payload: dict[str, Any]

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -93,9 +92,6 @@ class MeterValueRecord(Base):
     value: Mapped[Decimal | None] = mapped_column(Numeric(20, 3))
     unit: Mapped[str | None] = mapped_column(String(12))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
 
 
 class UnmatchedStop(Base):
