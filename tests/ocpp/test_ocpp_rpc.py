@@ -112,8 +112,10 @@ LONG_ID = "x" * 37
         ('["2", "a", "Heartbeat", {}]', FV, "a", None),
         ('[2.0, "a", "Heartbeat", {}]', FV, "a", None),
         ('[true, "a", "Heartbeat", {}]', FV, "a", None),
-        # message id too long (§4.1.4 Table 3, §4.2.3)
-        (f'[2, "{LONG_ID}", "Heartbeat", {{}}]', FV, LONG_ID, MessageType.CALL),
+        # message id too long (§4.1.4 Table 3, §4.2.3): not echoed, or our CALLERROR would be
+        # malformed itself (regression found by the frame fuzz: unknown type + long id)
+        (f'[2, "{LONG_ID}", "Heartbeat", {{}}]', FV, None, MessageType.CALL),
+        (f'[0, "{LONG_ID}", "Heartbeat", {{}}]', FV, None, None),
         # wrong element count: incomplete / not the PDU structure -> ProtocolError
         ('[2, "a", "Heartbeat"]', PE, "a", MessageType.CALL),
         ('[2, "a", "Heartbeat", {}, {}]', PE, "a", MessageType.CALL),

@@ -157,14 +157,15 @@ def parse_frame(text: str | bytes) -> Frame:
         raise OcppError(
             ErrorCode.FORMATION_VIOLATION,
             f"unknown message type {raw_type!r}",
-            message_id=message_id,
+            # An id too long to echo in a well-formed CALLERROR reads as unreadable.
+            message_id=message_id if len(message_id) <= MAX_MESSAGE_ID_LENGTH else None,
         )
     if len(message_id) > MAX_MESSAGE_ID_LENGTH:
-        # §4.2.3 lists "unique identifier too long" as a reason for a CallError.
+        # §4.2.3 lists "unique identifier too long" as a reason for a CallError; echoing the
+        # id would make our CALLERROR malformed itself, so it answers the unreadable id.
         raise OcppError(
             ErrorCode.FORMATION_VIOLATION,
             f"message id longer than {MAX_MESSAGE_ID_LENGTH} characters",
-            message_id=message_id,
             message_type=mtype,
         )
     if n != _ELEMENTS[mtype]:
