@@ -18,10 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from kilowatt import __version__
 from kilowatt.api import problems
 from kilowatt.auth import api as auth_api
+from kilowatt.billing import api as billing_api
+from kilowatt.billing import tariff_api
+from kilowatt.billing.payment_service import Payments
+from kilowatt.billing.payments.base import PaymentProvider
+from kilowatt.billing.payments.none import NoPaymentProvider
+from kilowatt.billing.payments.stripe_provider import StripeProvider
+from kilowatt.billing.service import BillingPolicy
 from kilowatt.commands import api as commands_api
 from kilowatt.commands.service import CommandService
 from kilowatt.config import Settings
 from kilowatt.db import create_engine, session_factory
+from kilowatt.events import EventBus
 from kilowatt.gateway.registry import ConnectionRegistry
 from kilowatt.gateway.server import Gateway
 from kilowatt.messagelog import repository as message_log_repository
@@ -55,6 +63,8 @@ class Kilowatt:
     gateway: Gateway
     commands: CommandService
     charging_sessions: ChargingSessions
+    bus: EventBus
+    payments: Payments
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
@@ -76,13 +86,21 @@ def create_app(
         registry = ConnectionRegistry()
         message_log = MessageLogWriter(sessions)
         commands = CommandService(sessions, registry)
+        bus = EventBus()
+        payments = Payments(
+            sessions,
+            payment_provider(settings),
+            bus,
+            hold_amount=settings.payment_hold_amount,
+            retry_delays=settings.payment_retry_delays,
+        )
         node = Kilowatt(
             settings=settings,
             engine=engine,
             sessions=sessions,
             registry=registry,
             message_log=message_log,
-            gateway=Gateway(settings, sessions, registry, message_log, vendor_hooks),
+            gateway=Gateway(settings, sessions, registry, message_log, vendor_hooks, bus),
             commands=commands,
             charging_sessions=ChargingSessions(
                 sessions,
@@ -91,7 +109,13 @@ def create_app(
                 evse_operator_id=settings.evse_operator_id,
                 start_timeout=settings.start_timeout,
                 connection_timeout=settings.connection_timeout,
+                payments=payments,
+                bus=bus,
+                policy=BillingPolicy(settings.payment_provider, settings.billing_max_power_w),
+                finalise_after=settings.billing_finalise_after,
             ),
+            bus=bus,
+            payments=payments,
         )
         async with sessions() as db:
             await station_repository.mark_all_offline(db, datetime.now(UTC))
@@ -102,6 +126,7 @@ def create_app(
             asyncio.create_task(_prune_message_log(node), name="message-log-retention")
         )
         node._tasks.append(asyncio.create_task(_expire_sessions(node), name="session-expiry"))
+        node._tasks.append(asyncio.create_task(payments.run(), name="payments"))
         app.state.kilowatt = node
         try:
             yield
@@ -115,6 +140,7 @@ def create_app(
             async with sessions() as db:
                 await station_repository.mark_all_offline(db, datetime.now(UTC))
                 await db.commit()
+            await payments.provider.aclose()
             await engine.dispose()
 
     app = FastAPI(title="Kilowatt", version=__version__, lifespan=lifespan)
@@ -138,10 +164,22 @@ def create_app(
     app.include_router(commands_api.router)
     app.include_router(transactions_api.router)
     app.include_router(tokens_api.router)
+    app.include_router(tariff_api.router)
+    app.include_router(billing_api.router)
     app.include_router(seed_api.router)
     app.include_router(sessions_api.router)
     app.include_router(ocpp_core_api.router)
     return app
+
+
+def payment_provider(settings: Settings) -> PaymentProvider:
+    if settings.payment_provider == "stripe":
+        return StripeProvider(
+            settings.stripe_api_key,
+            webhook_secret=settings.stripe_webhook_secret or None,
+            api_base=settings.stripe_api_base,
+        )
+    return NoPaymentProvider()
 
 
 async def _prune_message_log(node: Kilowatt, every: float = 3600.0) -> None:

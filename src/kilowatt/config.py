@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,20 @@ class Settings:
     jwt_secret: str = field(default="", repr=False)
     access_token_ttl: int = 900  # seconds an access token is valid
     refresh_token_ttl: int = 30 * 24 * 3600  # seconds a refresh token is valid (each rotation)
+    # Payments: "none" (costs are computed and invoiced elsewhere) or "stripe".
+    payment_provider: str = "none"
+    stripe_api_key: str = field(default="", repr=False)
+    stripe_webhook_secret: str = field(default="", repr=False)
+    stripe_api_base: str = "https://api.stripe.com"
+    # What a driver's card is pre-authorized for when an app session starts (tariff currency).
+    payment_hold_amount: Decimal = Decimal("50")
+    # Seconds between capture attempts; after the last one the payment is marked unpaid.
+    payment_retry_delays: tuple[float, ...] = (30.0, 120.0, 600.0, 3600.0, 21600.0)
+    # Energy faster than this (W) on a connector with no limit of its own is implausible.
+    billing_max_power_w: int = 400_000
+    # A bill closed from our last reading becomes final this long after, if the charger's own
+    # StopTransaction never comes (seconds).
+    billing_finalise_after: float = 24 * 3600.0
 
     @property
     def effective_database_url(self) -> str:
@@ -103,7 +118,21 @@ def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
         jwt_secret=get("JWT_SECRET", ""),
         access_token_ttl=int(get("ACCESS_TOKEN_TTL", "900")),
         refresh_token_ttl=int(get("REFRESH_TOKEN_TTL", str(30 * 24 * 3600))),
+        payment_provider=get("PAYMENT_PROVIDER", "none"),
+        stripe_api_key=get("STRIPE_API_KEY", ""),
+        stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET", ""),
+        stripe_api_base=get("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/"),
+        payment_hold_amount=Decimal(get("PAYMENT_HOLD_AMOUNT", "50")),
+        payment_retry_delays=tuple(
+            float(x) for x in get("PAYMENT_RETRY_DELAYS", "30,120,600,3600,21600").split(",")
+        ),
+        billing_max_power_w=int(get("BILLING_MAX_POWER_W", "400000")),
+        billing_finalise_after=float(get("BILLING_FINALISE_AFTER", str(24 * 3600))),
     )
+    if settings.payment_provider not in ("none", "stripe"):
+        raise ValueError("KILOWATT_PAYMENT_PROVIDER must be none or stripe")
+    if settings.payment_provider == "stripe" and not settings.stripe_api_key:
+        raise ValueError("KILOWATT_PAYMENT_PROVIDER=stripe needs KILOWATT_STRIPE_API_KEY")
     if not settings.admin_api_key:
         settings = replace(settings, admin_api_key=dev_admin_api_key(data_dir))
     if not settings.jwt_secret:

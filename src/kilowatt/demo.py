@@ -13,8 +13,11 @@ from sqlalchemy import func, select
 
 from kilowatt.app import Server, create_app, uvicorn_config
 from kilowatt.auth.principal import Role
+from kilowatt.billing.models import Tariff, TariffAssignment
+from kilowatt.billing.service import scope_key
 from kilowatt.config import Settings
 from kilowatt.sessions.controller import evse_id
+from kilowatt.sessions.models import ChargingSession
 from kilowatt.stations import repository as station_repository
 from kilowatt.stations.models import Connector, Station
 from kilowatt.tenants import service as tenants
@@ -32,6 +35,31 @@ def demo_tags(stations: int) -> list[str]:
 APP_STATION = "DEMO-APP-0001"
 DEMO_ADMIN = "admin@kilowatt.local"
 DEMO_DRIVER = "driver@kilowatt.local"
+
+# What the demo network charges (OCPI 2.2.1 shape; docs/billing.md): day and night energy
+# prices, a session fee, and idle time after an hour's grace. Prices exclude VAT.
+DEMO_TARIFF = {
+    "currency": "EUR",
+    "vat_percent": "19",
+    "timezone": "Europe/Berlin",
+    "idle_grace_minutes": 60,
+    "elements": [
+        {
+            "price_components": [
+                {"type": "ENERGY", "price": "0.42", "step_size": 1},
+                {"type": "FLAT", "price": "0.84"},
+                {"type": "PARKING_TIME", "price": "5.04", "step_size": 60},
+            ],
+            "restrictions": {"start_time": "07:00", "end_time": "22:00"},
+        },
+        {
+            "price_components": [
+                {"type": "ENERGY", "price": "0.34", "step_size": 1},
+                {"type": "FLAT", "price": "0.84"},
+            ]
+        },
+    ],
+}
 
 
 async def _seed(node: Any, tags: list[str]) -> dict[str, str]:
@@ -53,6 +81,15 @@ async def _seed(node: Any, tags: list[str]) -> dict[str, str]:
             if token is None:
                 token = await tokens.create(db, tenant.id, tag)
             token.user_id = token.user_id or driver.id
+        if await db.scalar(select(func.count()).select_from(Tariff)) == 0:
+            tariff = Tariff(
+                tenant_id=tenant.id, name="Demo public tariff", currency="EUR", spec=DEMO_TARIFF
+            )
+            db.add(tariff)
+            await db.flush()
+            db.add(
+                TariffAssignment(tenant_id=tenant.id, tariff_id=tariff.id, scope_key=scope_key())
+            )
         await db.commit()
     return created
 
@@ -90,9 +127,15 @@ async def _summary(node: Any) -> str:
             )
             or 0
         )
+        billed = await db.scalar(
+            select(func.coalesce(func.sum(ChargingSession.cost_total), 0)).where(
+                ChargingSession.cost_status == "final"
+            )
+        )
     return (
         f"stations online {len(node.registry)}/{stations} · connectors charging {charging} · "
         f"transactions running {running}, finished {done} · energy delivered {int(energy) / 1000:.2f} kWh"
+        f" · billed {float(billed or 0):.2f} EUR"
     )
 
 

@@ -1,5 +1,13 @@
 """Every table, imported in one place so that Alembic and tests see the whole metadata."""
 
+from kilowatt.billing.models import (
+    Payment,
+    PaymentAccount,
+    PaymentEvent,
+    PaymentRefund,
+    Tariff,
+    TariffAssignment,
+)
 from kilowatt.commands.models import Command
 from kilowatt.db import Base
 from kilowatt.messagelog.models import OcppMessage
@@ -26,10 +34,16 @@ __all__ = [
     "DataTransferRecord",
     "MeterValueRecord",
     "OcppMessage",
+    "Payment",
+    "PaymentAccount",
+    "PaymentEvent",
+    "PaymentRefund",
     "RefreshToken",
     "Site",
     "Station",
     "StatusNotificationRecord",
+    "Tariff",
+    "TariffAssignment",
     "Tenant",
     "Token",
     "Transaction",

@@ -21,7 +21,9 @@ Print the whole matrix with ``PYTHONPATH=tests .venv/bin/python -m security.matr
 
 from __future__ import annotations
 
+import csv
 import inspect
+import io
 from collections.abc import Awaitable, Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from sqlalchemy import select
 
 from kilowatt.stations.models import Connector
 from security.callers import ANONYMOUS, CALLERS, FORGED, Caller
-from security.world import A_STATION, B_STATION, PASSWORD, World
+from security.world import A_STATION, B_STATION, PASSWORD, TARIFF, World
 
 
 # ---- requests -------------------------------------------------------------------------------
@@ -200,6 +202,17 @@ async def check_sessions(world: World, caller: Caller, response: httpx.Response)
     _expect_tenants(world, caller, {tenant for tenant, _ in owners.values()}, "sessions")
 
 
+async def check_export(world: World, caller: Caller, response: httpx.Response) -> None:
+    """The billing CSV: every session (and its station) is of the caller's tenant."""
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    owners = await world.session_owners([int(row["session_id"]) for row in rows])
+    assert len(owners) == len(rows), f"{caller.name} gets rows of sessions that do not exist"
+    _expect_tenants(world, caller, {tenant for tenant, _ in owners.values()}, "sessions")
+    stations = await world.station_tenants()
+    seen = {stations[row["charging_station_id"]] for row in rows}
+    _expect_tenants(world, caller, seen, "stations' sessions")
+
+
 async def check_cards(world: World, caller: Caller, response: httpx.Response) -> None:
     listed = {row["id_tag"] for row in _items(response.json())}
     own = await world.cards_of(caller.name)
@@ -299,6 +312,8 @@ async def _fresh_user_body(world: World, caller: Caller, role: str = "viewer") -
 
 
 PAGE = {"limit": 200}
+# Every session of the world (requested around now).
+EXPORT_PERIOD = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
 # The node's docs and health check hold nothing caller-specific: a header is not read there.
 INFRA = public(credentials="ignored")
 # The auth endpoints take their credential from the body. A client refreshing with an expired
@@ -807,6 +822,186 @@ TABLE: tuple[Case, ...] = (
         permission("stations:write", own=204, other=404),
         lambda w, c: _fresh_site_call(w),
     ),
+    # ---- tariffs --------------------------------------------------------------------------------
+    Case(
+        "GET",
+        "/api/v1/tariffs",
+        permission("tariffs:read", own=200, other=200),
+        at("/api/v1/tariffs", **PAGE),
+        check=tenant_rows("tariffs"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/tariffs",
+        permission("tariffs:read", own=404, other=200, platform=200),
+        at("/api/v1/tariffs", tenant="bolt", **PAGE),
+        variant="?tenant= another tenant",
+        check=tenant_rows("tariffs"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/tariffs",
+        permission("tariffs:write", own=201, other=404),
+        lambda w, c: Call(
+            "/api/v1/tariffs",
+            {"name": w.unique("Tariff "), "tariff": TARIFF, "tenant": w.tenants["a"]},
+        ),
+    ),
+    Case(
+        "GET",
+        "/api/v1/tariffs/{tariff_id}",
+        permission("tariffs:read", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/tariffs/{w.rows['tariff_a']}"),
+    ),
+    Case(
+        "PUT",
+        "/api/v1/tariffs/{tariff_id}",
+        permission("tariffs:write", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/tariffs/{w.rows['tariff_a']}", {"name": "A", "tariff": TARIFF}),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/tariffs/{tariff_id}",
+        permission("tariffs:write", own=204, other=404),
+        lambda w, c: _fresh_tariff_call(w),
+    ),
+    Case(
+        "GET",
+        "/api/v1/tariffs/{tariff_id}/assignments",
+        permission("tariffs:read", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/tariffs/{w.rows['tariff_a']}/assignments", params=PAGE),
+    ),
+    Case(
+        "POST",
+        "/api/v1/tariffs/{tariff_id}/assignments",
+        permission("tariffs:write", own=201, other=404),
+        lambda w, c: Call(
+            f"/api/v1/tariffs/{w.rows['tariff_a']}/assignments",
+            {"station_id": A_STATION, "token_group": w.unique("SEC-G")},
+        ),
+    ),
+    Case(
+        "POST",
+        "/api/v1/tariffs/{tariff_id}/assignments",
+        # a's tariff at b's station: a's callers do not see the station, b's not the tariff
+        permission("tariffs:write", own=404, other=404),
+        lambda w, c: Call(
+            f"/api/v1/tariffs/{w.rows['tariff_a']}/assignments",
+            {"station_id": B_STATION, "token_group": w.unique("SEC-G")},
+        ),
+        variant="at another tenant's station",
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/tariff-assignments/{assignment_id}",
+        permission("tariffs:write", own=204, other=404),
+        lambda w, c: _fresh_assignment_call(w),
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/connectors/{connector_id}/tariff",
+        permission("tariffs:read", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/connectors/2/tariff"),
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/stations/{charge_point_id}/connectors/{connector_id}",
+        permission("stations:write", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/connectors/2", {"max_power_w": 22_000}),
+    ),
+    # ---- billing: receipts, the export, refunds and review decisions ----------------------------
+    # session_done: the owner driver's completed, free session (a receipt, no payment, no review).
+    # Operators need sessions:read or billing:read: no caller of the roster holds one without the
+    # other.
+    Case(
+        "GET",
+        "/api/v1/sessions/{session_id}/receipt",
+        drivers_or("sessions:read", owner=200, driver2=404, b_driver=404, own=200, other=404),
+        lambda w, c: Call(f"/api/v1/sessions/{w.rows['session_done']}/receipt"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/sessions/{session_id}/receipt",
+        # the running session: no receipt yet, for whoever may see it
+        drivers_or("sessions:read", owner=409, driver2=404, b_driver=404, own=409, other=404),
+        lambda w, c: Call(f"/api/v1/sessions/{w.rows['session_a']}/receipt"),
+        variant="of a running session",
+    ),
+    Case(
+        "GET",
+        "/api/v1/sessions/{session_id}/receipt.html",
+        drivers_or("sessions:read", owner=200, driver2=404, b_driver=404, own=200, other=404),
+        lambda w, c: Call(f"/api/v1/sessions/{w.rows['session_done']}/receipt.html"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/billing/sessions.csv",
+        permission("billing:read", own=200, other=200),
+        at("/api/v1/billing/sessions.csv", **EXPORT_PERIOD),
+        check=check_export,
+    ),
+    Case(
+        "POST",
+        "/api/v1/sessions/{session_id}/refunds",
+        # with the node's payment provider "none" nothing was captured: 409 "Nothing to refund"
+        permission("billing:refund", own=409, other=404),
+        lambda w, c: Call(f"/api/v1/sessions/{w.rows['session_done']}/refunds", {"amount": "1.00"}),
+    ),
+    Case(
+        "POST",
+        "/api/v1/sessions/{session_id}/billing-review",
+        # session_done is not held for review: 409 "Not under review"
+        permission("billing:refund", own=409, other=404),
+        lambda w, c: Call(
+            f"/api/v1/sessions/{w.rows['session_done']}/billing-review", {"decision": "waive"}
+        ),
+    ),
+    # ---- a driver's card (the node's payment provider is "none") -------------------------------
+    Case(
+        "GET",
+        "/api/v1/me/payment-method",
+        drivers(owner=200, driver2=200, b_driver=200),
+        at("/api/v1/me/payment-method"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/me/payment-method/setup",
+        # 409 "No card needed"
+        drivers(owner=409, driver2=409, b_driver=409),
+        at("/api/v1/me/payment-method/setup"),
+    ),
+    Case(
+        "PUT",
+        "/api/v1/me/payment-method",
+        # 409 "No payment account"
+        drivers(owner=409, driver2=409, b_driver=409),
+        at("/api/v1/me/payment-method", {"paymentMethodId": "pm_x"}),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/me/payment-method",
+        # 404 "No card"
+        drivers(owner=404, driver2=404, b_driver=404),
+        at("/api/v1/me/payment-method"),
+    ),
+    # ---- payment provider webhooks --------------------------------------------------------------
+    # Authenticated by the provider's signature, not by a login: a header is not read there.
+    Case(
+        "POST",
+        "/api/v1/payments/webhooks/{provider}",
+        # the node's provider, "none", sends no webhooks: every event is invalid (400)
+        public(400, credentials="ignored"),
+        at("/api/v1/payments/webhooks/none", {"id": "evt_sec", "type": "payment_intent.canceled"}),
+    ),
+    Case(
+        "POST",
+        "/api/v1/payments/webhooks/{provider}",
+        public(404, credentials="ignored"),
+        at(
+            "/api/v1/payments/webhooks/stripe", {"id": "evt_sec", "type": "payment_intent.canceled"}
+        ),
+        variant="a provider the node does not use",
+    ),
 )
 
 
@@ -820,6 +1015,14 @@ async def _fresh_key_call(world: World) -> Call:
 
 async def _fresh_site_call(world: World) -> Call:
     return Call(f"/api/v1/sites/{await world.fresh_site('a')}")
+
+
+async def _fresh_tariff_call(world: World) -> Call:
+    return Call(f"/api/v1/tariffs/{await world.fresh_tariff('a')}")
+
+
+async def _fresh_assignment_call(world: World) -> Call:
+    return Call(f"/api/v1/tariff-assignments/{await world.fresh_assignment('a')}")
 
 
 def _tenant_call(world: World) -> Call:

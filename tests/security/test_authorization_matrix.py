@@ -118,6 +118,9 @@ NOT_LEAKING = [
     ("/api/v1/sessions/{}", "session_a", "999999"),
     ("/api/v1/sites/{}", "site_a", "999999"),
     ("/api/v1/api-keys/{}", "key_a", "999999"),
+    ("/api/v1/tariffs/{}", "tariff_a", "999999"),
+    ("/api/v1/tariffs/{}/assignments", "tariff_a", "999999"),
+    ("/api/v1/sessions/{}/receipt", "session_done", "999999"),
 ]
 
 

@@ -8,9 +8,11 @@ Used by the authorization matrix (``tests/security``) and the OpenAPI fuzz run
 * in ``a``: station ``SEC-A-CP1``, connected as an ``ocpp``-library charge point with 150
   available connectors, a running transaction of ``driver``'s card on connector 1 (so an RFID
   session of ``driver``), a finished one of ``driver2`` on connector 2, a command; an offline
-  station ``SEC-A-SPARE`` where fresh sessions are made; a site;
+  station ``SEC-A-SPARE`` where fresh sessions are made, and a completed, free session of
+  ``driver`` there (``session_done``: it has a receipt); a site; a tariff, which applies on
+  connector 2 of ``SEC-A-CP1`` only (from after its transaction there);
 * in ``b``: station ``SEC-B-CP1``, connected, with a running transaction of ``b_driver``'s card,
-  a command and a site.
+  a command, a site and a tariff.
 
 Rows that a request uses up (a session to end, a key to revoke, ...) are made fresh per call by
 the ``fresh_*`` helpers, so that the callers of one endpoint do not depend on each other.
@@ -25,7 +27,7 @@ import secrets
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from kilowatt.auth import api_keys
 from kilowatt.auth import jwt as kw_jwt
 from kilowatt.auth import service as auth
 from kilowatt.auth.principal import Role
+from kilowatt.billing import tariff_admin
 from kilowatt.commands.models import Command
 from kilowatt.config import Settings, UnknownStationPolicy
 from kilowatt.migrate import upgrade
@@ -64,6 +67,11 @@ SLUGS = {"a": "acme", "b": "bolt"}
 A_STATION, A_SPARE, B_STATION = "SEC-A-CP1", "SEC-A-SPARE", "SEC-B-CP1"
 A_CONNECTORS = 150
 CARDS = {"driver": "SEC-DRV-1", "driver2": "SEC-DRV2-1", "b_driver": "SEC-BDRV-1"}
+TARIFF: dict[str, Any] = {
+    "currency": "EUR",
+    "vat_percent": "19",
+    "elements": [{"price_components": [{"type": "ENERGY", "price": "0.35"}]}],
+}
 
 
 def now() -> datetime:
@@ -234,6 +242,36 @@ class World:
             await db.commit()
             return int(session.id)
 
+    async def completed_session(self, owner: str = "driver") -> int:
+        """A completed, free session of ``owner`` on the spare station (so it has a receipt)."""
+        id_tag = await self.fresh_card(owner)
+        ended = now()
+        async with self.node.sessions() as db:
+            token = await db.scalar(select(Token).where(Token.id_tag == id_tag))
+            assert token is not None
+            session = ChargingSession(
+                tenant_id=token.tenant_id,
+                user_id=self.user_ids[owner],
+                token_id=token.id,
+                id_tag=id_tag,
+                station_id=self.stations[A_SPARE],
+                connector_id=1,
+                origin="app",
+                state="completed",
+                start_status="Accepted",
+                requested_at=ended - timedelta(hours=1),
+                started_at=ended - timedelta(minutes=59),
+                ended_at=ended,
+                meter_start_wh=1000,
+                meter_stop_wh=3500,
+                energy_wh=2500,
+                reconciled=True,
+                cost_status="none",
+            )
+            db.add(session)
+            await db.commit()
+            return int(session.id)
+
     async def fresh_api_key(self, tenant: str = "a") -> int:
         async with self.node.sessions() as db:
             row, _ = await auth.create_api_key(
@@ -252,6 +290,24 @@ class World:
             db.add(site)
             await db.commit()
             return int(site.id)
+
+    async def fresh_tariff(self, tenant: str = "a") -> int:
+        async with self.node.sessions() as db:
+            tariff = await tariff_admin.create_tariff(
+                db, self.tenants[tenant], name=self.unique("Tariff "), data=TARIFF
+            )
+            await db.commit()
+            return int(tariff.id)
+
+    async def fresh_assignment(self, tenant: str = "a") -> int:
+        """A new assignment of ``tariff_<tenant>``, tenant-wide for a group of nobody's tokens."""
+        async with self.node.sessions() as db:
+            tariff = await tariff_admin.visible_tariff(db, self.rows[f"tariff_{tenant}"], None)
+            assignment, _, _ = await tariff_admin.assign(
+                db, tariff, token_group=self.unique("SEC-G")
+            )
+            await db.commit()
+            return int(assignment.id)
 
     async def fresh_refresh_token(self, user: str = "driver") -> str:
         async with self.node.sessions() as db:
@@ -450,9 +506,12 @@ async def build_world(
         world.rows["key_b"] = await world.fresh_api_key("b")
         world.rows["site_a"] = await world.fresh_site("a")
         world.rows["site_b"] = await world.fresh_site("b")
+        world.rows["tariff_a"] = await world.fresh_tariff("a")
+        world.rows["tariff_b"] = await world.fresh_tariff("b")
         await _station(world, A_STATION, "a", A_CONNECTORS)
         await _station(world, A_SPARE, "a", 1)
         await _station(world, B_STATION, "b", 2)
+        world.rows["session_done"] = await world.completed_session("driver")
         async with contextlib.AsyncExitStack() as stack:
             if charge_points:
                 a_cp = await stack.enter_async_context(
@@ -499,6 +558,14 @@ async def build_world(
                         select(Command.id).where(Command.id == world.rows["command_a"])
                     )
                     await db.commit()
+            # tariff_a applies on SEC-A-CP1's connector 2 (after its transaction there: the
+            # sessions of the world and of the matrix's starts stay free of charge).
+            async with server.node.sessions() as db:
+                tariff = await tariff_admin.visible_tariff(db, world.rows["tariff_a"], None)
+                await tariff_admin.assign(
+                    db, tariff, station_ref=world.stations[A_STATION], connector_id=2
+                )
+                await db.commit()
             try:
                 yield world
             finally:

@@ -26,6 +26,10 @@ CommandsSend = Annotated[Principal, Depends(require_permission("commands:send"))
 TokensRead = Annotated[Principal, Depends(require_permission("tokens:read"))]
 TokensWrite = Annotated[Principal, Depends(require_permission("tokens:write"))]
 TransactionsRead = Annotated[Principal, Depends(require_permission("transactions:read"))]
+TariffsRead = Annotated[Principal, Depends(require_permission("tariffs:read"))]
+TariffsWrite = Annotated[Principal, Depends(require_permission("tariffs:write"))]
+BillingRead = Annotated[Principal, Depends(require_permission("billing:read"))]
+BillingRefund = Annotated[Principal, Depends(require_permission("billing:refund"))]
 
 
 class ProblemOut(BaseModel):

@@ -40,6 +40,10 @@ PERMISSIONS: frozenset[str] = frozenset(
         "users:read",
         "users:write",
         "api_keys:write",
+        "tariffs:read",
+        "tariffs:write",
+        "billing:read",  # costs, receipts, payments, exports
+        "billing:refund",
         "ocpp_api",  # the OCPP.Core-compatible /API/ routes
     }
 )
@@ -47,7 +51,15 @@ PERMISSIONS: frozenset[str] = frozenset(
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.DRIVER: frozenset(),
     Role.VIEWER: frozenset(
-        {"stations:read", "tokens:read", "sessions:read", "transactions:read", "users:read"}
+        {
+            "stations:read",
+            "tokens:read",
+            "sessions:read",
+            "transactions:read",
+            "users:read",
+            "tariffs:read",
+            "billing:read",
+        }
     ),
     Role.OPERATOR: frozenset(
         {
@@ -59,6 +71,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "transactions:read",
             "users:read",
             "commands:send",
+            "tariffs:read",
+            "billing:read",
             "ocpp_api",
         }
     ),

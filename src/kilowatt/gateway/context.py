@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilowatt.config import Settings
+from kilowatt.events import Event
 from kilowatt.stations.service import VendorHook
 
 
@@ -22,3 +23,5 @@ class OcppContext:
     now: datetime
     settings: Settings
     vendor_hooks: dict[str, VendorHook] = field(default_factory=dict)
+    # Published on the node's bus once the message's data is committed.
+    events: list[Event] = field(default_factory=list)

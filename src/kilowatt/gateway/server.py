@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kilowatt.config import Settings
+from kilowatt.events import EventBus
 from kilowatt.gateway.connection import StationConnection
 from kilowatt.gateway.context import OcppContext
 from kilowatt.gateway.dispatch_v16 import HANDLERS, SUPPORTED_ACTIONS
@@ -56,8 +57,10 @@ class Gateway:
         registry: ConnectionRegistry,
         message_log: MessageLogWriter,
         vendor_hooks: dict[str, VendorHook] | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.settings = settings
+        self.bus = bus or EventBus()
         self.sessions = sessions
         self.registry = registry
         self.message_log = message_log
@@ -166,6 +169,8 @@ class Gateway:
             response = await handler(ctx, event.payload)
             # The reply goes out only after the data is committed (DESIGN.md decision 3).
             await db.commit()
+        for domain_event in ctx.events:
+            self.bus.publish(domain_event)
         return response
 
     async def _record(self, connection: StationConnection, *, online: bool) -> None:

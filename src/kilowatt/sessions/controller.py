@@ -15,7 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilowatt.api.auth import MAX_ID
 from kilowatt.auth.principal import Principal
+from kilowatt.billing import service as billing
+from kilowatt.billing.payment_service import Payments
+from kilowatt.billing.service import BillingPolicy
 from kilowatt.commands.service import CommandService, UnknownStation
+from kilowatt.events import Event, EventBus
 from kilowatt.gateway.registry import ConnectionRegistry
 from kilowatt.sessions import service
 from kilowatt.sessions.models import ChargingSession
@@ -69,6 +73,10 @@ class ChargingSessions:
         evse_operator_id: str,
         start_timeout: float,
         connection_timeout: float,
+        payments: Payments,
+        bus: EventBus,
+        policy: BillingPolicy,
+        finalise_after: float,
     ) -> None:
         self.sessions = sessions
         self.commands = commands
@@ -76,6 +84,10 @@ class ChargingSessions:
         self.evse_operator_id = evse_operator_id
         self.start_timeout = start_timeout
         self.connection_timeout = timedelta(seconds=connection_timeout)
+        self.payments = payments
+        self.bus = bus
+        self.policy = policy
+        self.finalise_after = timedelta(seconds=finalise_after)
 
     # ---- places -------------------------------------------------------------------------------
     async def find_place(
@@ -207,6 +219,8 @@ class ChargingSessions:
             session_id = session.id
             charge_point_id = place.station.charge_point_id
             payload = {"idTag": token.id_tag, "connectorId": place.connector.connector_id}
+        if principal.is_driver:
+            await self._hold(session_id)
         try:
             command = await self.commands.send(
                 charge_point_id,
@@ -224,8 +238,28 @@ class ChargingSessions:
             started = await db.get(ChargingSession, session_id)
             assert started is not None
             service.record_start_outcome(started, word, command_id, description)
+            await billing.settle(db, started, now=_now(), provider=self.policy.provider)
             await db.commit()
-            return started
+        self._closed(started)
+        return started
+
+    async def _hold(self, session_id: int) -> None:
+        """Pre-authorize the driver's card; without it the session fails before the charger
+        hears of it (402)."""
+        held = await self.payments.hold(session_id)
+        if held.authorized:
+            return
+        async with self.sessions() as db:
+            session = await db.get(ChargingSession, session_id)
+            assert session is not None
+            session.state = "failed"
+            session.failure_reason = f"payment: {held.detail}"
+            await db.commit()
+        raise SessionRefused(402, "Payment required", held.detail)
+
+    def _closed(self, session: ChargingSession) -> None:
+        """Tell the node a session's bill or state changed (committed): the payment worker wakes."""
+        self.bus.publish(Event("session.closed", {"sessionId": session.id, "state": session.state}))
 
     async def _token_for(
         self,
@@ -287,12 +321,17 @@ class ChargingSessions:
             assert ended is not None
             tx = await db.get(Transaction, transaction_id) if transaction_id is not None else None
             if ended.state in service.OPEN_STATES:
-                service.close_for_billing(ended, tx, stop_status=word, now=_now())
+                now = _now()
+                service.close_for_billing(ended, tx, stop_status=word, now=now)
+                await billing.close(
+                    db, ended, tx, final=ended.reconciled, now=now, policy=self.policy
+                )
             else:
                 ended.stop_status = word
             ended.stop_command_id = command_id
             await db.commit()
-            return ended
+        self._closed(ended)
+        return ended
 
     async def unlock(
         self,
@@ -361,10 +400,19 @@ class ChargingSessions:
         return session
 
     async def expire_stale(self) -> int:
+        """Expire pending starts that never began, and make old provisional bills final."""
+        now = _now()
         async with self.sessions() as db:
-            count = await service.expire_pending(db, older_than=_now() - self.connection_timeout)
+            count = await service.expire_pending(
+                db, older_than=now - self.connection_timeout, now=now, policy=self.policy
+            )
+            count += await service.finalise_provisional(
+                db, older_than=now - self.finalise_after, now=now, policy=self.policy
+            )
             await db.commit()
-            return count
+        if count:
+            self.bus.publish(Event("session.closed", {}))
+        return count
 
 
 def _db_int(text: str) -> int | None:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kilowatt.db import Base, UTCDateTime, utcnow
@@ -59,3 +61,15 @@ class ChargingSession(Base):
     reconciled: Mapped[bool] = mapped_column(default=False)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     warnings: Mapped[str | None] = mapped_column(Text)
+    # Billing (billing.service): the tariff as it was when the session was requested, and the
+    # cost. cost_status: none (no tariff applies: free), estimated (still open), provisional
+    # (closed from our last reading, awaiting the charger's own stop), final, review (implausible
+    # data: not billed until an operator decides), waived (an operator decided not to bill).
+    tariff_id: Mapped[int | None] = mapped_column(ForeignKey("tariffs.id", ondelete="SET NULL"))
+    tariff_snapshot: Mapped[dict[str, Any] | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    cost_status: Mapped[str] = mapped_column(String(12), default="none", server_default="none")
+    cost_total: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    cost_breakdown: Mapped[dict[str, Any] | None]
+    billed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    billing_review_reason: Mapped[str | None] = mapped_column(Text)

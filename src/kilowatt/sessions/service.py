@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kilowatt.billing import service as billing
+from kilowatt.billing.service import BillingPolicy
 from kilowatt.sessions.models import ChargingSession
 from kilowatt.stations.models import Connector, Station
 from kilowatt.tokens.models import Token
@@ -208,6 +210,7 @@ async def prepare_start(
     )
     db.add(session)
     await db.flush()
+    await billing.offer_tariff(db, session, station, token)
     return session
 
 
@@ -231,6 +234,7 @@ async def on_transaction_started(
     tenant_id: int,
     window: timedelta,
     now: datetime,
+    policy: BillingPolicy,
 ) -> ChargingSession | None:
     """Link a new transaction to its session: the pending one it answers, or a new one for a card.
 
@@ -258,7 +262,7 @@ async def on_transaction_started(
         owner = getattr(token, "user_id", None) if token is not None else None
         if owner is None:
             return None  # a card nobody owns: a transaction, but no driver's session
-        await _supersede_open_sessions(db, tx, keep=None)
+        await _supersede_open_sessions(db, tx, keep=None, now=now, policy=policy)
         session = ChargingSession(
             tenant_id=tenant_id,
             user_id=owner,
@@ -271,12 +275,16 @@ async def on_transaction_started(
             requested_at=tx.start_timestamp,
         )
         db.add(session)
+        await db.flush()
+        station = await db.get(Station, tx.station_id)
+        assert station is not None
+        await billing.offer_tariff(db, session, station, token)
     elif session.state == "failed":
         _warn(session, "the charger started after we had reported a timeout")
         session.failure_reason = None
-        await _supersede_open_sessions(db, tx, keep=session)
+        await _supersede_open_sessions(db, tx, keep=session, now=now, policy=policy)
     else:
-        await _supersede_open_sessions(db, tx, keep=session)
+        await _supersede_open_sessions(db, tx, keep=session, now=now, policy=policy)
     if tx.start_auth_status != "Accepted":
         session.state = "failed"
         session.failure_reason = f"the charger's start was not authorized ({tx.start_auth_status})"
@@ -291,7 +299,12 @@ async def on_transaction_started(
 
 
 async def _supersede_open_sessions(
-    db: AsyncSession, tx: Transaction, *, keep: ChargingSession | None
+    db: AsyncSession,
+    tx: Transaction,
+    *,
+    keep: ChargingSession | None,
+    now: datetime,
+    policy: BillingPolicy,
 ) -> None:
     """The charger started a transaction on this connector: any other open session there is over.
 
@@ -322,6 +335,8 @@ async def _supersede_open_sessions(
                 other,
                 f"superseded by transaction {tx.id} on the same connector; no stop was received",
             )
+        previous = await db.get(Transaction, other.transaction_id) if other.transaction_id else None
+        await billing.close(db, other, previous, final=False, now=now, policy=policy)
     await db.flush()
 
 
@@ -360,8 +375,11 @@ def _take_charger_stop(session: ChargingSession, tx: Transaction) -> None:
     session.reconciled = True
 
 
-async def on_transaction_stopped(db: AsyncSession, tx: Transaction) -> ChargingSession | None:
-    """The charger's StopTransaction: complete the session, or reconcile one already closed."""
+async def on_transaction_stopped(
+    db: AsyncSession, tx: Transaction, *, now: datetime, policy: BillingPolicy
+) -> ChargingSession | None:
+    """The charger's StopTransaction: complete the session, or reconcile one already closed;
+    either way the bill is final now, from the charger's own readings."""
     session = await db.scalar(
         select(ChargingSession).where(ChargingSession.transaction_id == tx.id)
     )
@@ -378,10 +396,15 @@ async def on_transaction_stopped(db: AsyncSession, tx: Transaction) -> ChargingS
     elif session.state in OPEN_STATES:
         session.state = "completed"
         _take_charger_stop(session, tx)
+    else:
+        return session
+    await billing.close(db, session, tx, final=True, now=now, policy=policy)
     return session
 
 
-async def expire_pending(db: AsyncSession, *, older_than: datetime) -> int:
+async def expire_pending(
+    db: AsyncSession, *, older_than: datetime, now: datetime, policy: BillingPolicy
+) -> int:
     """Accepted starts whose StartTransaction never came are expired; how many."""
     stale = (
         await db.scalars(
@@ -395,4 +418,25 @@ async def expire_pending(db: AsyncSession, *, older_than: datetime) -> int:
     for session in stale:
         session.state = "expired"
         session.failure_reason = "the charger accepted the start but never began charging"
+        await billing.settle(db, session, now=now, provider=policy.provider)
+    return len(stale)
+
+
+async def finalise_provisional(
+    db: AsyncSession, *, older_than: datetime, now: datetime, policy: BillingPolicy
+) -> int:
+    """Bills closed from our last reading whose charger never sent its own stop become final
+    (from that reading); how many."""
+    stale = (
+        await db.scalars(
+            select(ChargingSession).where(
+                ChargingSession.cost_status == "provisional",
+                ChargingSession.ended_at < older_than,
+            )
+        )
+    ).all()
+    for session in stale:
+        _warn(session, "the charger never sent its stop; billed final from its last reading")
+        tx = await db.get(Transaction, session.transaction_id) if session.transaction_id else None
+        await billing.close(db, session, tx, final=True, now=now, policy=policy)
     return len(stale)

@@ -7,10 +7,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kilowatt.billing import service as billing
+from kilowatt.billing.views import cost_view, price_view
 from kilowatt.sessions import service
 from kilowatt.sessions.controller import ChargingSessions, Place, evse_id
 from kilowatt.sessions.models import ChargingSession
 from kilowatt.stations.models import Station
+from kilowatt.transactions.models import Transaction
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -23,7 +26,9 @@ async def session_view(
     station = await db.get(Station, session.station_id)
     assert station is not None
     values = await service.live_values(db, session) if live else None
-    end = session.ended_at or (datetime.now(UTC) if session.state == "active" else None)
+    now = datetime.now(UTC)
+    end = session.ended_at or (now if session.state == "active" else None)
+    tx = await db.get(Transaction, session.transaction_id) if session.transaction_id else None
     duration = (
         int((end - session.started_at).total_seconds()) if end and session.started_at else None
     )
@@ -53,8 +58,7 @@ async def session_view(
         else None,
         "lastReadingAt": _iso(values.at) if values is not None else None,
         "reconciled": session.reconciled,
-        # The billing issue fills this in; until then a session has no price.
-        "cost": None,
+        "cost": await cost_view(db, session, tx, now=now),
         "failureReason": session.failure_reason,
         "warnings": session.warnings.split("; ") if session.warnings else [],
     }
@@ -75,4 +79,9 @@ async def gun_status_view(
         "canStart": can_start,
         "message": message,
         "statusAt": _iso(place.connector.status_at),
+        # The ad-hoc price, VAT included, before the driver starts (EU AFIR).
+        "price": price_view(
+            await billing.applicable_tariff(db, place.station, place.connector.connector_id, None),
+            at=datetime.now(UTC),
+        ),
     }

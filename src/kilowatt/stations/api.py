@@ -15,6 +15,7 @@ from kilowatt.api.auth import (
     GUARDED,
     NOT_FOUND,
     NOT_FOUND_OR_CONFLICT,
+    IdPath,
     StationsRead,
     StationsWrite,
     id_query,
@@ -30,6 +31,7 @@ from kilowatt.stations import repository, service
 from kilowatt.stations.models import Station
 from kilowatt.stations.schemas import (
     ConnectorOut,
+    ConnectorUpdate,
     MessageOut,
     StationCreate,
     StationOut,
@@ -149,6 +151,27 @@ async def list_connectors(
         return Page[ConnectorOut].of(
             [ConnectorOut.model_validate(c) for c in connectors], total, page
         )
+
+
+@router.patch("/{charge_point_id}/connectors/{connector_id}", responses=NOT_FOUND)
+async def update_connector(
+    request: Request,
+    principal: StationsWrite,
+    charge_point_id: str,
+    connector_id: IdPath,
+    body: ConnectorUpdate,
+) -> ConnectorOut:
+    async with request.app.state.kilowatt.sessions() as db:
+        station = await visible_station(db, principal, charge_point_id)
+        connector = await repository.connector(db, station.id, connector_id)
+        if connector is None:
+            raise Problem(
+                404, "Connector not found", f"no connector {connector_id} on {charge_point_id!r}"
+            )
+        if "max_power_w" in body.model_fields_set:
+            await repository.set_max_power(db, connector, body.max_power_w)
+        await db.commit()
+        return ConnectorOut.model_validate(connector)
 
 
 @router.get("/{charge_point_id}/messages", responses=NOT_FOUND)

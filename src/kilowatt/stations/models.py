@@ -59,6 +59,8 @@ class Connector(Base):
     vendor_id: Mapped[str | None] = mapped_column(String(255))
     vendor_error_code: Mapped[str | None] = mapped_column(String(50))
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The most this connector can deliver (W); billing flags energy above it as implausible.
+    max_power_w: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -153,6 +153,12 @@ async def connector(db: AsyncSession, station_id: int, connector_id: int) -> Con
     )
 
 
+async def set_max_power(db: AsyncSession, connector: Connector, max_power_w: int | None) -> None:
+    """The most the connector can deliver (W); None: no limit of its own."""
+    connector.max_power_w = max_power_w
+    await db.flush()
+
+
 async def connectors(db: AsyncSession, station_id: int) -> Sequence[Connector]:
     return (
         await db.scalars(

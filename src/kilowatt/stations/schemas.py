@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kilowatt.api.auth import MAX_ID, TENANT_FIELD_DESCRIPTION, TenantRefIn
 
 REGISTRATION_STATUS = "^(Accepted|Pending|Rejected)$"
+MAX_POWER_W = 2_000_000  # 2 MW: above any connector built
 
 
 class StationCreate(BaseModel):
@@ -43,6 +44,18 @@ class ConnectorOut(BaseModel):
     info: str | None
     vendor_error_code: str | None
     status_at: datetime | None
+    max_power_w: int | None = Field(description="the most it can deliver (W), if set")
+
+
+class ConnectorUpdate(BaseModel):
+    """Only the fields given change; ``max_power_w: null`` removes the limit."""
+
+    max_power_w: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_POWER_W,
+        description="the most the connector can deliver (W); billing flags energy above it",
+    )
 
 
 class StationOut(BaseModel):

@@ -31,6 +31,7 @@ from kilowatt.api.pagination import Page, PageParams
 from kilowatt.api.problems import Problem
 from kilowatt.auth.deps import CurrentDriver
 from kilowatt.auth.principal import Principal
+from kilowatt.billing.schemas import TokenGroup
 from kilowatt.tokens import service
 from kilowatt.tokens.models import Token
 from kilowatt.tokens.service import TokenError
@@ -51,17 +52,21 @@ class TokenCreate(BaseModel):
     user_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="the owner: a user of the tenant"
     )
+    token_group: TokenGroup | None = Field(
+        default=None, description="the group whose tariffs apply to the token, e.g. members"
+    )
     tenant: TenantRefIn | None = Field(default=None, description=TENANT_FIELD_DESCRIPTION)
 
 
 class TokenUpdate(BaseModel):
-    """Only the fields given change; ``null`` clears expiry, parent and owner."""
+    """Only the fields given change; ``null`` clears expiry, parent, owner and group."""
 
     status: Status | None = None
     expiry_date: AwareDatetime | None = None
     parent_id_tag: str | None = Field(default=None, max_length=20)
     max_concurrent_transactions: int | None = Field(default=None, ge=1, le=100)
     user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    token_group: TokenGroup | None = None
 
 
 class TokenOut(BaseModel):
@@ -75,6 +80,7 @@ class TokenOut(BaseModel):
     parent_id_tag: str | None
     max_concurrent_transactions: int
     user_id: int | None
+    token_group: str | None
     created_at: datetime
 
 
@@ -144,6 +150,7 @@ async def create_token(request: Request, principal: TokensWrite, body: TokenCrea
                 expiry_date=body.expiry_date,
                 parent_id_tag=body.parent_id_tag,
                 max_concurrent_transactions=body.max_concurrent_transactions,
+                token_group=body.token_group,
             )
         await db.commit()
         return TokenOut.model_validate(token)

@@ -27,4 +27,6 @@ class Token(Base):
     blocked_by: Mapped[str | None] = mapped_column(String(20))
     # The driver who owns this token (their app token or registered card); None = unassigned.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # A group for tariffs, e.g. "members": a tariff assigned to a group applies to its tokens.
+    token_group: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

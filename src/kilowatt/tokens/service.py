@@ -66,6 +66,7 @@ async def create(
     expiry_date: datetime | None = None,
     parent_id_tag: str | None = None,
     max_concurrent_transactions: int = 1,
+    token_group: str | None = None,
 ) -> Token:
     token = Token(
         tenant_id=tenant_id,
@@ -74,6 +75,7 @@ async def create(
         expiry_date=expiry_date,
         parent_id_tag=parent_id_tag,
         max_concurrent_transactions=max_concurrent_transactions,
+        token_group=token_group,
     )
     db.add(token)
     await db.flush()
@@ -164,6 +166,7 @@ async def add_token(
     expiry_date: datetime | None = None,
     parent_id_tag: str | None = None,
     max_concurrent_transactions: int = 1,
+    token_group: str | None = None,
 ) -> Token:
     """A new token of ``tenant_id`` (owned by ``user_id``); 409 if the tenant has this id tag."""
     if user_id is not None:
@@ -180,6 +183,7 @@ async def add_token(
                 expiry_date=expiry_date,
                 parent_id_tag=parent_id_tag,
                 max_concurrent_transactions=max_concurrent_transactions,
+                token_group=token_group,
             )
             token.user_id = user_id
     except IntegrityError:
@@ -196,6 +200,7 @@ async def update_token(
     parent_id_tag: str | _Unset | None = UNSET,
     max_concurrent_transactions: int | None = None,
     user_id: int | _Unset | None = UNSET,
+    token_group: str | _Unset | None = UNSET,
 ) -> Token:
     """An operator's change: the arguments given change (None clears the nullable ones)."""
     if user_id is not UNSET:
@@ -211,6 +216,8 @@ async def update_token(
         token.parent_id_tag = parent_id_tag
     if max_concurrent_transactions is not None:
         token.max_concurrent_transactions = max_concurrent_transactions
+    if token_group is not UNSET:
+        token.token_group = token_group
     await db.flush()
     return token
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+from kilowatt.billing.service import BillingPolicy
+from kilowatt.config import Settings
+from kilowatt.events import Event
 from kilowatt.gateway.context import OcppContext
 from kilowatt.ocpp.v16 import messages as m
 from kilowatt.tokens.ocpp_handlers import id_tag_info
@@ -29,6 +32,12 @@ def samples(meter_values: Sequence[m.MeterValue]) -> list[Sample]:
     ]
 
 
+def billing_policy(settings: Settings) -> BillingPolicy:
+    return BillingPolicy(
+        provider=settings.payment_provider, max_power_w=settings.billing_max_power_w
+    )
+
+
 async def start_transaction(
     ctx: OcppContext, req: m.StartTransactionRequest
 ) -> m.StartTransactionResponse:
@@ -43,6 +52,7 @@ async def start_transaction(
         reservation_id=req.reservation_id,
         now=ctx.now,
         session_window=timedelta(seconds=ctx.settings.connection_timeout),
+        policy=billing_policy(ctx.settings),
     )
     return m.StartTransactionResponse(
         transaction_id=result.transaction_id, id_tag_info=id_tag_info(result.authorization)
@@ -75,6 +85,13 @@ async def stop_transaction(
         reason=req.reason,
         samples=samples(req.transaction_data or []),
         now=ctx.now,
+        policy=billing_policy(ctx.settings),
+    )
+    ctx.events.append(
+        Event(
+            "transaction.stopped",
+            {"stationId": ctx.station_id, "transactionId": req.transaction_id},
+        )
     )
     if authorization is None:
         return m.StopTransactionResponse()

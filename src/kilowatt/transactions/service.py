@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kilowatt.billing.service import DEFAULT_POLICY, BillingPolicy
 from kilowatt.sessions import service as charging_sessions
 from kilowatt.tokens import service as tokens
 from kilowatt.tokens.service import Authorization
@@ -50,6 +51,7 @@ async def start(
     reservation_id: int | None,
     now: datetime,
     session_window: timedelta = timedelta(minutes=3),
+    policy: BillingPolicy = DEFAULT_POLICY,
 ) -> StartResult:
     """Record a StartTransaction; a retry of the same one gets the same transactionId."""
     existing = await db.scalar(
@@ -92,7 +94,7 @@ async def start(
     if timestamp > now + CLOCK_SKEW_TOLERANCE:
         _flag(tx, f"start timestamp {timestamp.isoformat()} is in the future")
     await charging_sessions.on_transaction_started(
-        db, tx, tenant_id=tenant_id, window=session_window, now=now
+        db, tx, tenant_id=tenant_id, window=session_window, now=now, policy=policy
     )
     return StartResult(tx.id, authorization, repeated=False)
 
@@ -109,6 +111,7 @@ async def stop(
     reason: str | None,
     samples: Sequence[Sample],
     now: datetime,
+    policy: BillingPolicy = DEFAULT_POLICY,
 ) -> Authorization | None:
     """Record a StopTransaction; always succeeds (unknown ids and repeats are kept, not refused)."""
     tx = await db.get(Transaction, transaction_id)
@@ -146,7 +149,7 @@ async def stop(
         if timestamp < tx.start_timestamp:
             _flag(tx, "stop timestamp before start timestamp")
         await store_samples(db, station_id, tx.connector_id, tx.id, samples, "StopTransaction", now)
-        await charging_sessions.on_transaction_stopped(db, tx)
+        await charging_sessions.on_transaction_stopped(db, tx, now=now, policy=policy)
     if id_tag is None:
         return None
     return await tokens.authorize(db, tenant_id, id_tag, now, exclude_transaction_id=transaction_id)
