@@ -28,10 +28,16 @@ from ocpp.v16 import call
 from sqlalchemy import select
 
 from kilowatt.auth.principal import Role
+from kilowatt.billing import service as billing
 from kilowatt.billing.models import Payment, Tariff, TariffAssignment
+from kilowatt.billing.pricing import breakdown_to_json, price
 from kilowatt.billing.service import scope_key
+from kilowatt.billing.tariffs import parse_tariff
 from kilowatt.events import Event
+from kilowatt.sessions.models import ChargingSession
+from kilowatt.simulator import SimulatedStation, SimulatorConfig
 from kilowatt.tenants import service as tenants
+from kilowatt.transactions.models import Transaction
 
 from support.accounts import Account, make_account
 from support.fake_stripe import FakeStripe, running_fake_stripe
@@ -443,3 +449,97 @@ async def test_a_charger_offline_at_stop_is_billed_when_its_stop_arrives(
         assert payment.captured_amount == Decimal("9.76")
         final = (await get(driver, server, f"/api/v1/sessions/{session_id}")).json()
         assert (final["cost"]["status"], final["reconciled"]) == ("final", True)
+
+
+async def test_a_simulated_session_is_billed_reproducibly_and_captured_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Kilowatt's own simulator as the station, real timing: the stored bill is the one the
+    session's snapshot tariff gives on its stored readings, and a retried end or a repeated stop
+    never captures twice."""
+    async with stripe_node(database_url, tmp_path) as (server, fake):
+        await add_tariff(server)
+        driver = await driver_with_card(server, fake, "sim@example.com", "SIM-PAY-1")
+        cfg = SimulatorConfig(
+            url=f"ws://127.0.0.1:{server.port}/ocpp",
+            auto_sessions=False,
+            meter_interval=0.2,
+            seed=5,
+            max_power_w=150_000.0,  # DC: whole Wh within a second
+        )
+        sim = SimulatedStation(cfg, "SIMPAY1")
+        async with asyncio.timeout(60), sim:
+            await sim.connect()
+            await sim.boot()
+            response = await start(driver, server, "SIMPAY1")
+            assert response.status_code == 201, response.text
+            session_id = response.json()["sessionId"]
+            await sim.wait_until(lambda: sim.transaction_id(1) is not None)
+            first = sim.meter_wh(1)
+            await sim.wait_until(
+                lambda: sim.stats.calls_sent.get("MeterValues", 0) >= 3 and sim.meter_wh(1) > first
+            )
+            await end(driver, server, session_id)
+            await sim.wait_until(lambda: sim.transaction_id(1) is None)
+            async with driver.client(server) as client:
+                again = await client.post(f"/api/v1/sessions/{session_id}/end")
+            assert again.status_code == 409  # a retried end never bills twice
+        payment = await payment_settles(server, session_id, lambda p: p.state == "captured")
+
+        async with server.node.sessions() as db:
+            session = await db.get(ChargingSession, session_id)
+            assert session is not None and session.cost_breakdown is not None
+            tx = await db.get(Transaction, session.transaction_id)
+            assert tx is not None and session.started_at and session.ended_at
+            points = await billing.readings(db, tx)
+            again_priced = price(
+                parse_tariff(session.tariff_snapshot["spec"]),  # type: ignore[index]
+                billing.charge_record(session.started_at, session.ended_at, points),
+            )
+        assert breakdown_to_json(again_priced) == session.cost_breakdown
+        assert session.cost_status == "final" and session.reconciled
+        assert again_priced.energy_wh == session.energy_wh > 0
+        assert payment.captured_amount == again_priced.total
+        assert len(captures(fake)) == 1
+
+
+async def test_a_refused_start_releases_the_hold(database_url: str, tmp_path: Path) -> None:
+    async with stripe_node(database_url, tmp_path) as (server, fake):
+        await add_tariff(server)
+        driver = await driver_with_card(server, fake, "refused@example.com", "REF-1")
+        async with lib_charge_point(server.ws_url("REF1"), "REF1") as cp:
+            await boot(cp)
+            cp.answers["RemoteStartTransaction"] = "Rejected"
+            response = await start(driver, server, "REF1")
+            assert response.status_code == 409, response.text
+        session_id = response.json()["sessionId"]
+        payment = await payment_settles(server, session_id, lambda p: p.state == "released")
+        assert fake.payment_intents[payment.hold_id]["status"] == "canceled"
+        assert not captures(fake)
+
+
+@pytest.mark.parametrize("fault", ["above the connector's power", "stop before start"])
+async def test_implausible_sessions_are_held_for_review(server: RunningServer, fault: str) -> None:
+    await add_tariff(server)
+    driver = await make_account(server, "odd@example.com", cards=("ODD-1",))
+    async with lib_charge_point(server.ws_url("ODD1"), "ODD1") as cp:
+        await boot(cp)
+        if fault == "above the connector's power":
+            async with server.api() as api:
+                limited = await api.patch(
+                    "/api/v1/stations/ODD1/connectors/1", json={"max_power_w": 3000}
+                )
+            assert limited.status_code == 200, limited.text
+        session_id = (await start(driver, server, "ODD1")).json()["sessionId"]
+        tx = await charge(cp, "ODD-1")  # 10 kWh in an hour: 10 kW
+        stop = stop_transaction(tx)
+        if fault == "stop before start":
+            stop.timestamp = at(-5)
+        await cp.call(stop)
+    cost = (await get(driver, server, f"/api/v1/sessions/{session_id}")).json()["cost"]
+    assert (cost["status"], cost["total"], cost["breakdown"]) == ("review", None, None)
+    expected = "kW" if fault == "above the connector's power" else "before start"
+    assert expected in cost["reviewReason"]
+    async with server.api() as api:
+        receipt = await api.get(f"/api/v1/sessions/{session_id}/receipt")
+    assert receipt.status_code == 200 and receipt.json()["status"] == "review"
