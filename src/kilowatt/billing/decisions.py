@@ -8,6 +8,7 @@ from decimal import Decimal
 from kilowatt.billing import service as billing
 from kilowatt.billing.pricing import ImplausibleData, Reading, breakdown_to_json, price
 from kilowatt.events import Event
+from kilowatt.sessions import service as sessions_service
 from kilowatt.sessions.controller import ChargingSessions
 from kilowatt.sessions.models import ChargingSession
 from kilowatt.transactions.models import Transaction
@@ -38,7 +39,7 @@ async def decide(
     session when given; ``waive``: nothing is charged. Either way the bill is final."""
     now = datetime.now(UTC)
     async with controller.sessions() as db:
-        session = await db.get(ChargingSession, session_id)
+        session = await sessions_service.get_locked(db, session_id)
         assert session is not None
         if session.cost_status != "review":
             raise NotUnderReview(f"the session's bill is {session.cost_status}")

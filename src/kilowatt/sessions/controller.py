@@ -235,7 +235,7 @@ class ChargingSessions:
         except UnknownStation:
             word, command_id, description = "Offline", None, "the station is not registered"
         async with self.sessions() as db:
-            started = await db.get(ChargingSession, session_id)
+            started = await service.get_locked(db, session_id)
             assert started is not None
             service.record_start_outcome(started, word, command_id, description)
             await billing.settle(db, started, now=_now(), provider=self.policy.provider)
@@ -250,7 +250,7 @@ class ChargingSessions:
         if held.authorized:
             return
         async with self.sessions() as db:
-            session = await db.get(ChargingSession, session_id)
+            session = await service.get_locked(db, session_id)
             assert session is not None
             session.state = "failed"
             session.failure_reason = f"payment: {held.detail}"
@@ -317,7 +317,7 @@ class ChargingSessions:
             except UnknownStation:
                 word = "Offline"
         async with self.sessions() as db:
-            ended = await db.get(ChargingSession, session_id)
+            ended = await service.get_locked(db, session_id)
             assert ended is not None
             tx = await db.get(Transaction, transaction_id) if transaction_id is not None else None
             if ended.state in service.OPEN_STATES:

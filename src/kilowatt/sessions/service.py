@@ -86,6 +86,17 @@ async def get(db: AsyncSession, session_id: int) -> ChargingSession | None:
     return await db.get(ChargingSession, session_id)
 
 
+def locked(query: Select[ChargingSession]) -> Select[ChargingSession]:
+    """``query`` taking the rows' write locks (PostgreSQL; SQLite has one writer anyway), with
+    the latest committed values: the API closing a session and the charger's StopTransaction
+    may meet, and the second must see what the first wrote, not overwrite it."""
+    return query.with_for_update().execution_options(populate_existing=True)
+
+
+async def get_locked(db: AsyncSession, session_id: int) -> ChargingSession | None:
+    return await db.scalar(locked(select(ChargingSession).where(ChargingSession.id == session_id)))
+
+
 async def open_session_on(
     db: AsyncSession, station_id: int, connector_id: int
 ) -> ChargingSession | None:
@@ -242,7 +253,7 @@ async def on_transaction_started(
     does start it: the driver is charging, and must see and pay for it.
     """
     session = await db.scalar(
-        select(ChargingSession)
+        locked(select(ChargingSession))
         .where(
             ChargingSession.station_id == tx.station_id,
             ChargingSession.connector_id == tx.connector_id,
@@ -313,7 +324,7 @@ async def _supersede_open_sessions(
     """
     others = (
         await db.scalars(
-            select(ChargingSession).where(
+            locked(select(ChargingSession)).where(
                 ChargingSession.station_id == tx.station_id,
                 ChargingSession.connector_id == tx.connector_id,
                 ChargingSession.state.in_(OPEN_STATES),
@@ -381,7 +392,7 @@ async def on_transaction_stopped(
     """The charger's StopTransaction: complete the session, or reconcile one already closed;
     either way the bill is final now, from the charger's own readings."""
     session = await db.scalar(
-        select(ChargingSession).where(ChargingSession.transaction_id == tx.id)
+        locked(select(ChargingSession).where(ChargingSession.transaction_id == tx.id))
     )
     if session is None:
         return None
@@ -408,7 +419,7 @@ async def expire_pending(
     """Accepted starts whose StartTransaction never came are expired; how many."""
     stale = (
         await db.scalars(
-            select(ChargingSession).where(
+            locked(select(ChargingSession)).where(
                 ChargingSession.state == "pending",
                 ChargingSession.start_status == "Accepted",
                 ChargingSession.requested_at < older_than,
@@ -429,7 +440,7 @@ async def finalise_provisional(
     (from that reading); how many."""
     stale = (
         await db.scalars(
-            select(ChargingSession).where(
+            locked(select(ChargingSession)).where(
                 ChargingSession.cost_status == "provisional",
                 ChargingSession.ended_at < older_than,
             )
