@@ -15,7 +15,8 @@ import uvicorn
 from fastapi import FastAPI, WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from kilowatt import __version__
+from kilowatt import __version__, metrics
+from kilowatt.analytics import api as analytics_api
 from kilowatt.api import problems
 from kilowatt.auth import api as auth_api
 from kilowatt.billing import api as billing_api
@@ -32,8 +33,13 @@ from kilowatt.db import create_engine, session_factory
 from kilowatt.events import EventBus
 from kilowatt.gateway.registry import ConnectionRegistry
 from kilowatt.gateway.server import Gateway
+from kilowatt.live import api as live_api
+from kilowatt.live.capture import EventSession, session_info
+from kilowatt.live.progress import SessionProgress
+from kilowatt.logs import RequestIds
 from kilowatt.messagelog import repository as message_log_repository
 from kilowatt.messagelog.writer import MessageLogWriter
+from kilowatt.metrics import Metrics
 from kilowatt.migrate import upgrade
 from kilowatt.sessions import api as sessions_api
 from kilowatt.sessions import ocpp_core_api, seed_api
@@ -47,6 +53,8 @@ from kilowatt.tenants import service as tenants
 from kilowatt.tokens import api as tokens_api
 from kilowatt.transactions import api as transactions_api
 from kilowatt.users import api as users_api
+from kilowatt.webhooks import api as webhooks_api
+from kilowatt.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +73,8 @@ class Kilowatt:
     charging_sessions: ChargingSessions
     bus: EventBus
     payments: Payments
+    webhooks: WebhookDispatcher
+    metrics: Metrics
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
@@ -82,11 +92,16 @@ def create_app(
         if migrate:
             await upgrade(url)
         engine = create_engine(url)
-        sessions = session_factory(engine)
+        bus = EventBus()
+        node_metrics = Metrics()
+        bus.observer = node_metrics.bus_publish_seconds.observe
+        directory: dict[int, tuple[str, int]] = {}
+        sessions = session_factory(
+            engine, sync_session_class=EventSession, info=session_info(bus, directory)
+        )
         registry = ConnectionRegistry()
         message_log = MessageLogWriter(sessions)
-        commands = CommandService(sessions, registry)
-        bus = EventBus()
+        commands = CommandService(sessions, registry, metrics=node_metrics)
         payments = Payments(
             sessions,
             payment_provider(settings),
@@ -100,7 +115,9 @@ def create_app(
             sessions=sessions,
             registry=registry,
             message_log=message_log,
-            gateway=Gateway(settings, sessions, registry, message_log, vendor_hooks, bus),
+            gateway=Gateway(
+                settings, sessions, registry, message_log, vendor_hooks, bus, metrics=node_metrics
+            ),
             commands=commands,
             charging_sessions=ChargingSessions(
                 sessions,
@@ -116,7 +133,10 @@ def create_app(
             ),
             bus=bus,
             payments=payments,
+            webhooks=WebhookDispatcher(sessions, bus, settings),
+            metrics=node_metrics,
         )
+        node.gateway.directory = directory
         async with sessions() as db:
             await station_repository.mark_all_offline(db, datetime.now(UTC))
             await tenants.default_tenant(db)
@@ -127,12 +147,16 @@ def create_app(
         )
         node._tasks.append(asyncio.create_task(_expire_sessions(node), name="session-expiry"))
         node._tasks.append(asyncio.create_task(payments.run(), name="payments"))
+        node._tasks.append(asyncio.create_task(node.webhooks.run(), name="webhooks"))
+        progress = SessionProgress(sessions, bus)
+        node._tasks.append(asyncio.create_task(progress.run(), name="session-progress"))
         app.state.kilowatt = node
         try:
             yield
         finally:
             await node.gateway.shutdown()
             await node.commands.close()
+            await node.webhooks.close()
             await message_log.close()
             for task in node._tasks:
                 task.cancel()
@@ -145,6 +169,7 @@ def create_app(
 
     app = FastAPI(title="Kilowatt", version=__version__, lifespan=lifespan)
     problems.install(app)
+    app.add_middleware(RequestIds)
 
     @app.websocket("/ocpp/{charge_point_id}")
     async def ocpp(websocket: WebSocket, charge_point_id: str) -> None:
@@ -169,6 +194,10 @@ def create_app(
     app.include_router(seed_api.router)
     app.include_router(sessions_api.router)
     app.include_router(ocpp_core_api.router)
+    app.include_router(webhooks_api.router)
+    app.include_router(analytics_api.router)
+    app.include_router(metrics.router)
+    app.include_router(live_api.router)
     return app
 
 
@@ -225,6 +254,7 @@ def uvicorn_config(app: FastAPI, settings: Settings, *, port: int | None = None)
         ws_ping_timeout=settings.ws_ping_timeout,
         ws_max_size=1 << 20,
         log_level=settings.log_level,
+        log_config=None,  # kilowatt.logs configures the root logger; uvicorn's propagate to it
         lifespan="on",
         timeout_graceful_shutdown=10,
     )

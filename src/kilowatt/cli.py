@@ -30,10 +30,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    from kilowatt import logs
+
+    logs.configure(settings.log_level, settings.log_format)
 
 
 # ---- serve / migrate ---------------------------------------------------------------------------
@@ -103,6 +102,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     if args.port is None and settings.port == 8180:
         settings = settings.with_overrides(port=8180)
+    from kilowatt import logs
+
+    logs.configure("warning", settings.log_format)  # the demo prints its own summary
     return asyncio.run(run_demo(settings, stations=args.stations, duration=args.duration))
 
 

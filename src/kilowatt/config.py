@@ -59,6 +59,7 @@ class Settings:
     # Where the driver web app lives; QR codes encode "<public_url>/app/start?evse=<EVSE id>".
     public_url: str = "http://127.0.0.1:8180"
     log_level: str = "info"
+    log_format: str = "text"  # "text" (readable) or "json" (one object per line, production)
     # HS256 key of the access tokens (JWT); empty = the data directory's generated one.
     jwt_secret: str = field(default="", repr=False)
     access_token_ttl: int = 900  # seconds an access token is valid
@@ -77,6 +78,19 @@ class Settings:
     # A bill closed from our last reading becomes final this long after, if the charger's own
     # StopTransaction never comes (seconds).
     billing_finalise_after: float = 24 * 3600.0
+    # Bearer token Prometheus may scrape GET /metrics with; empty = admins only (the admin key
+    # or a platform admin's login).
+    metrics_token: str = field(default="", repr=False)
+    # Webhooks: seconds between delivery attempts (the first is immediate; after the last
+    # retry the delivery is marked failed), the timeout of one attempt, how many deliveries in
+    # a row may fail before the subscription is switched off (0: never), how many events may
+    # wait to be recorded (more are dropped and counted), and how long finished deliveries are
+    # kept in the delivery log (days).
+    webhook_retry_delays: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 3600.0, 21600.0)
+    webhook_timeout: float = 10.0
+    webhook_disable_after: int = 20
+    webhook_queue_size: int = 10_000
+    webhook_retention_days: int = 30
 
     @property
     def effective_database_url(self) -> str:
@@ -115,6 +129,7 @@ def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
         evse_operator_id=get("EVSE_OPERATOR_ID", "DE*KWT"),
         public_url=get("PUBLIC_URL", "http://127.0.0.1:8180").rstrip("/"),
         log_level=get("LOG_LEVEL", "info"),
+        log_format=get("LOG_FORMAT", "text"),
         jwt_secret=get("JWT_SECRET", ""),
         access_token_ttl=int(get("ACCESS_TOKEN_TTL", "900")),
         refresh_token_ttl=int(get("REFRESH_TOKEN_TTL", str(30 * 24 * 3600))),
@@ -128,7 +143,23 @@ def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
         ),
         billing_max_power_w=int(get("BILLING_MAX_POWER_W", "400000")),
         billing_finalise_after=float(get("BILLING_FINALISE_AFTER", str(24 * 3600))),
+        metrics_token=get("METRICS_TOKEN", ""),
+        webhook_retry_delays=tuple(  # empty: no retries
+            float(x)
+            for x in get("WEBHOOK_RETRY_DELAYS", "5,30,120,600,3600,21600").split(",")
+            if x.strip()
+        ),
+        webhook_timeout=float(get("WEBHOOK_TIMEOUT", "10")),
+        webhook_disable_after=int(get("WEBHOOK_DISABLE_AFTER", "20")),
+        webhook_queue_size=int(get("WEBHOOK_QUEUE_SIZE", "10000")),
+        webhook_retention_days=int(get("WEBHOOK_RETENTION_DAYS", "30")),
     )
+    if any(delay < 0 for delay in settings.webhook_retry_delays):
+        raise ValueError("KILOWATT_WEBHOOK_RETRY_DELAYS must be seconds >= 0, comma-separated")
+    if settings.webhook_timeout <= 0 or settings.webhook_queue_size < 1:
+        raise ValueError("KILOWATT_WEBHOOK_TIMEOUT and KILOWATT_WEBHOOK_QUEUE_SIZE must be > 0")
+    if settings.log_format not in ("text", "json"):
+        raise ValueError("KILOWATT_LOG_FORMAT must be text or json")
     if settings.payment_provider not in ("none", "stripe"):
         raise ValueError("KILOWATT_PAYMENT_PROVIDER must be none or stripe")
     if settings.payment_provider == "stripe" and not settings.stripe_api_key:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints so that Alembic batch migrations work on SQLite.
@@ -96,5 +96,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     )
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine,
+    *,
+    sync_session_class: type[Session] = Session,
+    info: dict[str, Any] | None = None,
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``; the node passes its event-capturing session class and info."""
+    return async_sessionmaker(
+        engine, expire_on_commit=False, sync_session_class=sync_session_class, info=info
+    )

@@ -1,5 +1,6 @@
 """Every table, imported in one place so that Alembic and tests see the whole metadata."""
 
+from kilowatt.analytics.models import OutageExclusion
 from kilowatt.billing.models import (
     Payment,
     PaymentAccount,
@@ -23,6 +24,7 @@ from kilowatt.tenants.models import Site, Tenant
 from kilowatt.tokens.models import Token
 from kilowatt.transactions.models import MeterValueRecord, Transaction, UnmatchedStop
 from kilowatt.users.models import ApiKey, RefreshToken, User
+from kilowatt.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiKey",
@@ -34,6 +36,7 @@ __all__ = [
     "DataTransferRecord",
     "MeterValueRecord",
     "OcppMessage",
+    "OutageExclusion",
     "Payment",
     "PaymentAccount",
     "PaymentEvent",
@@ -49,4 +52,7 @@ __all__ = [
     "Transaction",
     "UnmatchedStop",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

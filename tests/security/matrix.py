@@ -1002,6 +1002,199 @@ TABLE: tuple[Case, ...] = (
         ),
         variant="a provider the node does not use",
     ),
+    # ---- metrics (issue 5) ----------------------------------------------------------------------
+    # Every tenant's figures: platform admins and the node key. Prometheus's own credential,
+    # KILOWATT_METRICS_TOKEN, is not set on this node (tests/metrics covers it).
+    Case("GET", "/metrics", platform_admins(200), at("/metrics")),
+    # ---- analytics and troubleshooting (issue 5) ------------------------------------------------
+    # The summary and time series need sessions:read and stations:read (no caller of the roster
+    # holds one without the other); a tenant's caller gets their tenant's figures, not a 404.
+    Case(
+        "GET",
+        "/api/v1/analytics/summary",
+        permission("sessions:read", own=200, other=200),
+        at("/api/v1/analytics/summary"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/analytics/summary",
+        permission("sessions:read", own=404, other=200, platform=200),
+        at("/api/v1/analytics/summary", tenant="bolt"),
+        variant="?tenant= another tenant",
+    ),
+    Case(
+        "GET",
+        "/api/v1/analytics/summary",
+        permission("sessions:read", own=200, other=404),
+        at("/api/v1/analytics/summary", station=A_STATION),
+        variant="?station= of tenant a",
+    ),
+    Case(
+        "GET",
+        "/api/v1/analytics/timeseries",
+        permission("sessions:read", own=200, other=200),
+        at("/api/v1/analytics/timeseries", metric="sessions", bucket="day"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/analytics/timeseries",
+        permission("sessions:read", own=200, other=404),
+        at("/api/v1/analytics/timeseries", metric="unlocks", station=A_STATION),
+        variant="?station= of tenant a",
+    ),
+    Case(
+        "GET",
+        "/api/v1/analytics/uptime",
+        permission("stations:read", own=200, other=200),
+        at("/api/v1/analytics/uptime", **PAGE),
+        check=station_rows("connectors", "charge_point_id"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/analytics/uptime",
+        permission("stations:read", own=200, other=404),
+        at("/api/v1/analytics/uptime", station=A_STATION, limit=5),
+        variant="?station= of tenant a",
+        check=all_rows_of(A_STATION),
+    ),
+    Case(
+        "GET",
+        "/api/v1/analytics/uptime",
+        permission("stations:read", own=404, other=200, platform=200),
+        at("/api/v1/analytics/uptime", tenant="bolt", **PAGE),
+        variant="?tenant= another tenant",
+        check=station_rows("connectors", "charge_point_id"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/analytics/exclusions",
+        permission("stations:write", own=201, other=404),
+        at(
+            "/api/v1/analytics/exclusions",
+            {
+                "station": A_STATION,
+                "from": "2026-01-01T00:00:00Z",
+                "to": "2026-01-01T01:00:00Z",
+                "reason": "utility",
+            },
+        ),
+    ),
+    Case(
+        "GET",
+        "/api/v1/analytics/exclusions",
+        permission("stations:read", own=200, other=200),
+        lambda w, c: _exclusions_call(w),
+        check=station_rows("exclusions", "station"),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/analytics/exclusions/{exclusion_id}",
+        permission("stations:write", own=204, other=404),
+        lambda w, c: _fresh_exclusion_call(w),
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/health",
+        permission("stations:read", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/health"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/messages",
+        permission("stations:read", own=200, other=404),
+        at(
+            f"/api/v1/stations/{A_STATION}/messages",
+            action="StartTransaction",
+            transaction_id=1,
+            errors=False,
+            limit=5,
+        ),
+        variant="searched",
+    ),
+    # ---- webhooks (issue 5) ---------------------------------------------------------------------
+    # The world's subscriptions point at the node itself (404 at once): test-fires and
+    # redeliveries answer 200 with a failed outcome; viewers do not see webhooks.
+    Case(
+        "GET",
+        "/api/v1/webhooks",
+        permission("webhooks:read", own=200, other=200),
+        at("/api/v1/webhooks", **PAGE),
+        check=tenant_rows("webhooks"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/webhooks",
+        permission("webhooks:read", own=404, other=200, platform=200),
+        at("/api/v1/webhooks", tenant="bolt", **PAGE),
+        variant="?tenant= another tenant",
+        check=tenant_rows("webhooks"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/webhooks",
+        permission("webhooks:write", own=201, other=404),
+        lambda w, c: Call(
+            "/api/v1/webhooks",
+            {"url": w.webhook_sink, "event_types": ["security.none"], "tenant": w.tenants["a"]},
+        ),
+    ),
+    Case(
+        "GET",
+        "/api/v1/webhooks/{webhook_id}",
+        permission("webhooks:read", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/webhooks/{w.rows['webhook_a']}"),
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/webhooks/{webhook_id}",
+        permission("webhooks:write", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/webhooks/{w.rows['webhook_a']}", {"description": "A"}),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/webhooks/{webhook_id}",
+        permission("webhooks:write", own=204, other=404),
+        lambda w, c: _fresh_webhook_call(w),
+    ),
+    Case(
+        "POST",
+        "/api/v1/webhooks/{webhook_id}/rotate-secret",
+        permission("webhooks:write", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/webhooks/{w.rows['webhook_a']}/rotate-secret"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/webhooks/{webhook_id}/deliveries",
+        permission("webhooks:read", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/webhooks/{w.rows['webhook_a']}/deliveries", params=PAGE),
+    ),
+    Case(
+        "POST",
+        "/api/v1/webhooks/{webhook_id}/test",
+        permission("webhooks:write", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/webhooks/{w.rows['webhook_a']}/test"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/webhooks/deliveries/{delivery_id}/retry",
+        permission("webhooks:write", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/webhooks/deliveries/{w.rows['delivery_a']}/retry"),
+    ),
+    # ---- live events (issue 5) ------------------------------------------------------------------
+    # Endless streams, which this table's one-shot requests cannot call: tests/live/test_events.py
+    # checks who sees which events, and that a missing or bad credential is a 401 / 1008.
+    Case(
+        "GET",
+        "/api/v1/events",
+        None,
+        covered_by="tests/live/test_events.py::test_the_stream_needs_valid_credentials",
+    ),
+    Case(
+        "WEBSOCKET",
+        "/api/v1/events",
+        None,
+        covered_by="tests/live/test_events.py::test_websocket_authenticates_with_a_first_message",
+    ),
 )
 
 
@@ -1021,8 +1214,43 @@ async def _fresh_tariff_call(world: World) -> Call:
     return Call(f"/api/v1/tariffs/{await world.fresh_tariff('a')}")
 
 
+async def _fresh_webhook_call(world: World) -> Call:
+    return Call(f"/api/v1/webhooks/{await world.fresh_webhook('a')}")
+
+
 async def _fresh_assignment_call(world: World) -> Call:
     return Call(f"/api/v1/tariff-assignments/{await world.fresh_assignment('a')}")
+
+
+async def _fresh_exclusion(world: World, station: str) -> int:
+    """A new outage exclusion (an hour of maintenance) at ``station``."""
+    from datetime import timedelta
+
+    from kilowatt.analytics.models import OutageExclusion
+    from security.world import now
+
+    async with world.node.sessions() as db:
+        row = OutageExclusion(
+            station_id=world.stations[station],
+            starts_at=now() - timedelta(hours=2),
+            ends_at=now() - timedelta(hours=1),
+            reason="maintenance",
+            created_at=now(),
+        )
+        db.add(row)
+        await db.commit()
+        return int(row.id)
+
+
+async def _fresh_exclusion_call(world: World) -> Call:
+    return Call(f"/api/v1/analytics/exclusions/{await _fresh_exclusion(world, A_STATION)}")
+
+
+async def _exclusions_call(world: World) -> Call:
+    """The exclusions list, with one of each tenant's in it (so that each caller sees some)."""
+    for station in (A_STATION, B_STATION):
+        await _fresh_exclusion(world, station)
+    return Call("/api/v1/analytics/exclusions", params=PAGE)
 
 
 def _tenant_call(world: World) -> Call:

@@ -121,6 +121,9 @@ NOT_LEAKING = [
     ("/api/v1/tariffs/{}", "tariff_a", "999999"),
     ("/api/v1/tariffs/{}/assignments", "tariff_a", "999999"),
     ("/api/v1/sessions/{}/receipt", "session_done", "999999"),
+    ("/api/v1/webhooks/{}", "webhook_a", "999999"),
+    ("/api/v1/webhooks/{}/deliveries", "webhook_a", "999999"),
+    ("/api/v1/stations/{}/health", "station_a", "NO-SUCH-CP"),
 ]
 
 

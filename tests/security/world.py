@@ -45,6 +45,7 @@ from kilowatt.auth.principal import Role
 from kilowatt.billing import tariff_admin
 from kilowatt.commands.models import Command
 from kilowatt.config import Settings, UnknownStationPolicy
+from kilowatt.events import Event
 from kilowatt.migrate import upgrade
 from kilowatt.sessions.models import ChargingSession
 from kilowatt.stations import service as stations
@@ -55,6 +56,8 @@ from kilowatt.tokens.models import Token
 from kilowatt.transactions.models import Transaction
 from kilowatt.users import service as users
 from kilowatt.users.models import User
+from kilowatt.webhooks import service as webhooks
+from kilowatt.webhooks.models import WebhookDelivery
 from security import callers as forge
 from security.callers import API_KEY, BY_NAME, CALLERS, USER
 
@@ -309,6 +312,32 @@ class World:
             await db.commit()
             return int(assignment.id)
 
+    @property
+    def webhook_sink(self) -> str:
+        """Where the world's webhooks point: the node itself, which answers 404 at once."""
+        return f"{self.server.http_url}/webhook-sink"
+
+    async def fresh_webhook(self, tenant: str = "a") -> int:
+        """A subscription of ``tenant`` to no event of the world (only test-fires reach it)."""
+        async with self.node.sessions() as db:
+            subscription = await webhooks.create_subscription(
+                db, self.tenants[tenant], url=self.webhook_sink, event_types=["security.none"]
+            )
+            await db.commit()
+            return int(subscription.id)
+
+    async def failed_delivery(self, tenant: str = "a") -> int:
+        """A failed delivery of ``webhook_<tenant>`` (a redelivery fails again: 404 at the sink)."""
+        async with self.node.sessions() as db:
+            event = Event("security.none", {}, tenant_id=self.tenants[tenant], id="sec-1", at=now())
+            row = webhooks.delivery_row(
+                self.rows[f"webhook_{tenant}"], event, webhooks.body_of(event), now()
+            )
+            delivery = WebhookDelivery(**row | {"state": "failed", "next_attempt_at": None})
+            db.add(delivery)
+            await db.commit()
+            return int(delivery.id)
+
     async def fresh_refresh_token(self, user: str = "driver") -> str:
         async with self.node.sessions() as db:
             row = await db.get(User, self.user_ids[user])
@@ -508,6 +537,9 @@ async def build_world(
         world.rows["site_b"] = await world.fresh_site("b")
         world.rows["tariff_a"] = await world.fresh_tariff("a")
         world.rows["tariff_b"] = await world.fresh_tariff("b")
+        world.rows["webhook_a"] = await world.fresh_webhook("a")
+        world.rows["webhook_b"] = await world.fresh_webhook("b")
+        world.rows["delivery_a"] = await world.failed_delivery("a")
         await _station(world, A_STATION, "a", A_CONNECTORS)
         await _station(world, A_SPARE, "a", 1)
         await _station(world, B_STATION, "b", 2)

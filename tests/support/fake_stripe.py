@@ -23,10 +23,8 @@ Test cards are Stripe's test PaymentMethod tokens (``pm_card_visa``, ``pm_card_c
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
-import functools
 import hashlib
 import hmac
 import json
@@ -34,15 +32,16 @@ import re
 import secrets
 import string
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, NoReturn
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+from support.asgi_server import serving
 
 Obj = dict[str, Any]
 
@@ -762,62 +761,10 @@ class FakeStripe:
 # --- serving ------------------------------------------------------------------------------
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its 0.1 s polling, so that each test's fake stops at once."""
-
-    @functools.cached_property
-    def ready(self) -> asyncio.Event:
-        return asyncio.Event()
-
-    @functools.cached_property
-    def stopping(self) -> asyncio.Event:
-        return asyncio.Event()
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets=sockets)
-        self.ready.set()
-
-    async def main_loop(self) -> None:
-        await self.on_tick(0)  # sets the default response headers
-        await self.stopping.wait()
-
-    async def shutdown(self, sockets: Any = None) -> None:
-        for server in self.servers:
-            server.close()
-        for connection in list(self.server_state.connections):
-            connection.shutdown()
-        for server in self.servers:
-            await server.wait_closed()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield  # the test runner owns the process's signals
-
-    @property
-    def port(self) -> int:
-        port: int = self.servers[0].sockets[0].getsockname()[1]
-        return port
-
-
 @contextlib.asynccontextmanager
 async def running_fake_stripe(**options: Any) -> AsyncIterator[FakeStripe]:
     """Serve a new FakeStripe (``options`` are its fields) until the block ends."""
     fake = FakeStripe(**options)
-    config = uvicorn.Config(
-        fake, host="127.0.0.1", port=0, lifespan="off", log_level="warning", access_log=False
-    )
-    server = _Server(config)
-    serving = asyncio.create_task(server.serve())
-    ready = asyncio.create_task(server.ready.wait())
-    done, _ = await asyncio.wait({serving, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-    if ready not in done:
-        ready.cancel()
-        if serving.done():
-            await serving
-        raise RuntimeError("the fake Stripe server did not start")
-    fake.url = f"http://127.0.0.1:{server.port}"
-    try:
+    async with serving(fake, "the fake Stripe server") as port:
+        fake.url = f"http://127.0.0.1:{port}"
         yield fake
-    finally:
-        server.stopping.set()
-        await serving

@@ -30,6 +30,8 @@ TariffsRead = Annotated[Principal, Depends(require_permission("tariffs:read"))]
 TariffsWrite = Annotated[Principal, Depends(require_permission("tariffs:write"))]
 BillingRead = Annotated[Principal, Depends(require_permission("billing:read"))]
 BillingRefund = Annotated[Principal, Depends(require_permission("billing:refund"))]
+WebhooksRead = Annotated[Principal, Depends(require_permission("webhooks:read"))]
+WebhooksWrite = Annotated[Principal, Depends(require_permission("webhooks:write"))]
 
 
 class ProblemOut(BaseModel):

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from kilowatt.api.problems import Problem
 from kilowatt.auth import api_keys, service
@@ -44,7 +45,7 @@ def _unauthorized(detail: str) -> Problem:
     return Problem(401, "Unauthorized", detail)
 
 
-def _presented(request: Request) -> tuple[str, str] | None:
+def _presented(request: HTTPConnection) -> tuple[str, str] | None:
     """``("bearer" | "api_key", credential)`` from the request headers (a Bearer token first),
     or None when there is none."""
     scheme, _, credential = request.headers.get("authorization", "").strip().partition(" ")
@@ -63,12 +64,22 @@ async def optional_principal(request: Request) -> Principal | None:
     presented = _presented(request)
     if presented is None:
         return None
-    kind, credential = presented
-    settings: Settings = request.app.state.kilowatt.settings
+    return await principal_for(request, *presented)
+
+
+async def connection_principal(connection: HTTPConnection) -> Principal | None:
+    """``optional_principal`` for any connection (a WebSocket too)."""
+    presented = _presented(connection)
+    return None if presented is None else await principal_for(connection, *presented)
+
+
+async def principal_for(connection: HTTPConnection, kind: str, credential: str) -> Principal:
+    """The caller a credential names (``kind``: "bearer" or "api_key"); 401 if it is bad."""
+    settings: Settings = connection.app.state.kilowatt.settings
     admin_key = settings.admin_api_key
     if admin_key and hmac.compare_digest(credential.encode(), admin_key.encode()):
         return service.node_principal()
-    async with request.app.state.kilowatt.sessions() as db:
+    async with connection.app.state.kilowatt.sessions() as db:
         try:
             if kind == "api_key" or api_keys.looks_like_api_key(credential):
                 principal = await service.principal_for_api_key(db, credential, now=utcnow())

@@ -44,6 +44,8 @@ PERMISSIONS: frozenset[str] = frozenset(
         "tariffs:write",
         "billing:read",  # costs, receipts, payments, exports
         "billing:refund",
+        "webhooks:read",  # subscriptions and their delivery log
+        "webhooks:write",  # create, change, rotate secrets, test-fire, redeliver
         "ocpp_api",  # the OCPP.Core-compatible /API/ routes
     }
 )
@@ -73,6 +75,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "commands:send",
             "tariffs:read",
             "billing:read",
+            "webhooks:read",
             "ocpp_api",
         }
     ),

@@ -122,7 +122,7 @@ class Payments:
             )
             db.add(payment)
             await db.commit()
-        self._published(session_id)
+        await self._published(session_id)
         if hold.status != "authorized":
             return HoldResult(False, f"your card was declined ({_decline_text(hold)})")
         return HoldResult(True, "held")
@@ -214,7 +214,7 @@ class Payments:
                 await self._charge(payment)
         except PaymentError as exc:
             await self._retry_later(payment, action, exc)
-        self._published(payment.session_id)
+        await self._published(payment.session_id)
 
     async def _capture(self, payment: Payment) -> None:
         due = payment.amount_due or Decimal(0)
@@ -317,8 +317,22 @@ class Payments:
             await db.execute(update(Payment).where(Payment.id == payment.id).values(**values))
             await db.commit()
 
-    def _published(self, session_id: int) -> None:
-        self.bus.publish(Event("payment.updated", {"sessionId": session_id}))
+    async def _published(self, session_id: int) -> None:
+        """Tell the session's driver and operators (and the tests) that its payment changed."""
+        async with self.sessions() as db:
+            session = await db.get(ChargingSession, session_id)
+            payment = await db.scalar(select(Payment).where(Payment.session_id == session_id))
+        self.bus.publish(
+            Event(
+                "payment.updated",
+                {
+                    "sessionId": session_id,
+                    "state": None if payment is None else payment.state.removesuffix(":claimed"),
+                },
+                tenant_id=None if session is None else session.tenant_id,
+                user_id=None if session is None else session.user_id,
+            )
+        )
 
     # ---- refunds and provider events --------------------------------------------------------------
     async def refund(
@@ -390,7 +404,7 @@ class Payments:
                 )
                 assert stored is not None
                 return stored
-        self._published(session_id)
+        await self._published(session_id)
         return record
 
     async def webhook(self, payload: bytes, headers: Mapping[str, str]) -> str:
@@ -421,7 +435,7 @@ class Payments:
                 outcome = _apply_event(payment, event.type)
             await db.commit()
         if payment is not None and outcome == "applied":
-            self._published(payment.session_id)
+            await self._published(payment.session_id)
         return outcome
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kilowatt.commands.models import Command
 from kilowatt.gateway.connection import CallOutcome, StationGone
 from kilowatt.gateway.registry import ConnectionRegistry
+from kilowatt.metrics import Metrics
 from kilowatt.ocpp.rpc import ErrorCode, OcppError
 from kilowatt.ocpp.validation import SchemaValidator
 from kilowatt.stations import repository as stations
@@ -79,10 +80,12 @@ class CommandService:
         sessions: async_sessionmaker[AsyncSession],
         registry: ConnectionRegistry,
         validator: SchemaValidator | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.sessions = sessions
         self.registry = registry
         self.validator = validator or SchemaValidator("1.6")
+        self.metrics = metrics or Metrics()
         self._running: dict[str, asyncio.Task[None]] = {}
 
     async def send(
@@ -121,6 +124,8 @@ class CommandService:
             )
             db.add(command)
             await db.commit()
+        log.info("command %s: %s to %s (by %s)", command.id, action, charge_point_id, requested_by)
+        # The task inherits this context: its log lines carry the API request's id.
         task = asyncio.create_task(self._execute(command.id, charge_point_id, action, payload))
         self._running[command.id] = task
         task.add_done_callback(lambda _: self._running.pop(command.id, None))
@@ -240,6 +245,19 @@ class CommandService:
             if action is not None and request is not None and response is not None:
                 await _apply_result(db, command.station_id, action, request, response, now)
             await db.commit()
+        log.info(
+            "command %s: %s %s -> %s (%s ms, OCPP message %s)",
+            command_id,
+            command.action,
+            state,
+            outcome,
+            command.latency_ms,
+            message_id,
+        )
+        # A round trip only when the station answered (a result or its CALLERROR).
+        answered = message_id is not None and state in ("completed", "error")
+        seconds = (now - sent_at).total_seconds() if answered else None
+        self.metrics.command_finished(command.action, state, outcome, seconds)
 
     async def close(self) -> None:
         """Let running commands end (their connections are closing) and await them."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from kilowatt.metrics import Metrics
 from kilowatt.ocpp.rpc import ErrorCode, MessageType, OcppError
 from kilowatt.ocpp.session import (
     CallErrorReceived,
@@ -62,6 +63,7 @@ class StationConnection:
     log_frame: FrameLogger
     subprotocol: str | None = "ocpp1.6"
     connected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    metrics: Metrics = field(default_factory=Metrics)  # the node's (the gateway passes it)
     _futures: dict[str, asyncio.Future[CallOutcome]] = field(default_factory=dict)
     _actions: dict[str, str] = field(default_factory=dict)
     _outbox: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
@@ -125,17 +127,22 @@ class StationConnection:
             response = await handler(self, event)
         except OcppError as exc:
             self.session.send_error(event.message_id, exc.code, exc.description, exc.details)
+            self.metrics.call_refused(event.action, exc.code)
         except Exception:
             log.exception("%s: handling %s failed", self.charge_point_id, event.action)
             self.session.send_error(
                 event.message_id, ErrorCode.INTERNAL_ERROR, f"{event.action} could not be processed"
             )
+            self.metrics.call_refused(event.action, ErrorCode.INTERNAL_ERROR)
         else:
             try:
                 self.session.send_result(event.message_id, response)
             except OcppError as exc:
                 log.error("%s: invalid %s response: %s", self.charge_point_id, event.action, exc)
                 self.session.send_error(event.message_id, ErrorCode.INTERNAL_ERROR, exc.description)
+                self.metrics.call_refused(event.action, ErrorCode.INTERNAL_ERROR)
+            else:
+                self.metrics.call_answered(event.action)
 
     def _process(self, events: list[Event]) -> None:
         for event in events:
@@ -145,6 +152,8 @@ class StationConnection:
                     CallOutcome("result", payload=event.raw, latency=event.latency),
                 )
             elif isinstance(event, CallErrorReceived):
+                if event.details.get("source") != "local":  # not a result breaking its schema
+                    self.metrics.callerror_received(event.error_code)
                 self._resolve(
                     event.message_id,
                     CallOutcome(
@@ -157,6 +166,9 @@ class StationConnection:
             elif isinstance(event, CallTimedOut):
                 self._resolve(event.message_id, CallOutcome("timeout"))
             elif isinstance(event, FrameRejected):
+                # Answered with a CALLERROR, unless it repeats a call we are still answering.
+                if event.message_id not in self.session.unanswered_calls:
+                    self.metrics.frame_rejected(event.text, event.error_code)
                 log.warning(
                     "%s: frame rejected (%s): %s",
                     self.charge_point_id,
@@ -165,7 +177,9 @@ class StationConnection:
                 )
 
     def _resolve(self, message_id: str, outcome: CallOutcome) -> None:
-        self._actions.pop(message_id, None)
+        action = self._actions.pop(message_id, None)
+        if action is not None:
+            self.metrics.call_finished(action, outcome.kind)
         future = self._futures.pop(message_id, None)
         if future is not None and not future.done():
             future.set_result(
@@ -246,6 +260,7 @@ class StationConnection:
         for message_id, future in list(self._futures.items()):
             if not future.done():
                 future.set_result(CallOutcome("closed", message_id=message_id))
+                self.metrics.call_finished(self._actions.pop(message_id, "unknown"), "closed")
         self._futures.clear()
         self._outbox.put_nowait(None)
         self._wake_timer.set()

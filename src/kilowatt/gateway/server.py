@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -15,12 +16,13 @@ from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kilowatt.config import Settings
-from kilowatt.events import EventBus
+from kilowatt.events import Event, EventBus
 from kilowatt.gateway.connection import StationConnection
 from kilowatt.gateway.context import OcppContext
 from kilowatt.gateway.dispatch_v16 import HANDLERS, SUPPORTED_ACTIONS
 from kilowatt.gateway.registry import ConnectionRegistry
 from kilowatt.messagelog.writer import MessageLogWriter
+from kilowatt.metrics import Metrics
 from kilowatt.ocpp.rpc import ErrorCode, OcppError
 from kilowatt.ocpp.session import CallReceived, OcppSession, Role
 from kilowatt.stations import repository as station_repository
@@ -58,9 +60,14 @@ class Gateway:
         message_log: MessageLogWriter,
         vendor_hooks: dict[str, VendorHook] | None = None,
         bus: EventBus | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.bus = bus or EventBus()
+        self.metrics = metrics or Metrics()
+        # station id -> (charge point id, tenant id) of stations seen here, to address events
+        # about rows that only carry the station id (commands).
+        self.directory: dict[int, tuple[str, int]] = {}
         self.sessions = sessions
         self.registry = registry
         self.message_log = message_log
@@ -82,6 +89,13 @@ class Gateway:
                 await db.commit()
         except StationRefused as refused:
             log.info("refused %s: %s", charge_point_id, refused.reason)
+            self.bus.publish(
+                Event(
+                    "security.connection_refused",
+                    {"reason": refused.reason, "status": refused.status},
+                    station=charge_point_id,
+                )
+            )
             await self._deny(websocket, refused.status, refused.reason)
             return
 
@@ -110,6 +124,7 @@ class Gateway:
             send_text=websocket.send_text,
             close_transport=lambda code, reason: websocket.close(code, reason),
             log_frame=self.message_log.log,
+            metrics=self.metrics,
             subprotocol=subprotocol,
         )
         await self._run(websocket, connection)
@@ -123,6 +138,14 @@ class Gateway:
             )
             previous.mark_closed()
             await _quietly(previous.close(1000, "replaced by a new connection"))
+            self.bus.publish(
+                Event(
+                    "security.connection_replaced",
+                    {"reason": "a new, authenticated connection with the same id"},
+                    tenant_id=connection.tenant_id,
+                    station=connection.charge_point_id,
+                )
+            )
         await self._record(connection, online=True)
         log.info("%s connected (%s)", connection.charge_point_id, connection.subprotocol)
         try:
@@ -156,19 +179,26 @@ class Gateway:
         handler = HANDLERS.get(event.action)
         if handler is None:  # the session already refuses these; kept as a guard
             raise OcppError(ErrorCode.NOT_SUPPORTED, f"{event.action} is not supported")
-        async with self.sessions() as db:
-            ctx = OcppContext(
-                charge_point_id=connection.charge_point_id,
-                station_id=connection.station_id,
-                tenant_id=connection.tenant_id,
-                db=db,
-                now=datetime.now(UTC),
-                settings=self.settings,
-                vendor_hooks=self.vendor_hooks,
-            )
-            response = await handler(ctx, event.payload)
-            # The reply goes out only after the data is committed (DESIGN.md decision 3).
-            await db.commit()
+        timing = self.metrics.incoming(event.action)
+        started = time.perf_counter()
+        try:
+            async with self.sessions() as db:
+                ctx = OcppContext(
+                    charge_point_id=connection.charge_point_id,
+                    station_id=connection.station_id,
+                    tenant_id=connection.tenant_id,
+                    db=db,
+                    now=datetime.now(UTC),
+                    settings=self.settings,
+                    vendor_hooks=self.vendor_hooks,
+                )
+                response = await handler(ctx, event.payload)
+                # The reply goes out only after the data is committed (DESIGN.md decision 3).
+                committing = time.perf_counter()
+                await db.commit()
+                self.metrics.db_commit_seconds.observe(time.perf_counter() - committing)
+        finally:  # failures too: a handler stuck on a locked database is what this shows
+            timing.handler_seconds.observe(time.perf_counter() - started)
         for domain_event in ctx.events:
             self.bus.publish(domain_event)
         return response
@@ -187,6 +217,15 @@ class Gateway:
                 await db.commit()
         except Exception:
             log.exception("%s: could not record online=%s", connection.charge_point_id, online)
+        self.directory[connection.station_id] = (connection.charge_point_id, connection.tenant_id)
+        self.bus.publish(
+            Event(
+                "station.connected" if online else "station.disconnected",
+                {"subprotocol": connection.subprotocol} if online else {},
+                tenant_id=connection.tenant_id,
+                station=connection.charge_point_id,
+            )
+        )
 
     async def _deny(self, websocket: WebSocket, status: int, reason: str) -> None:
         if "websocket.http.response" in websocket.scope.get("extensions", {}):

@@ -1,4 +1,5 @@
-"""Operator API for stations: register, inspect, configure, place at sites, read the message log.
+"""Operator API for stations: register, inspect, configure, place at sites, search the message
+log, and see a station's health (the troubleshooting figures of ``kilowatt.analytics``).
 
 Scoped to the caller's tenant (``stations:read`` / ``stations:write``); another tenant's station
 is a 404. The command log and the commands themselves are in ``kilowatt.commands.api``.
@@ -6,11 +7,14 @@ is a 404. The command log and the commands themselves are in ``kilowatt.commands
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kilowatt.analytics import service as analytics
+from kilowatt.analytics.schemas import StationHealth
 from kilowatt.api.auth import (
     GUARDED,
     NOT_FOUND,
@@ -180,12 +184,70 @@ async def station_messages(
     principal: StationsRead,
     charge_point_id: str,
     limit: int = Query(100, ge=1, le=1000, description="the newest frames to return"),
+    action: str | None = Query(
+        None, max_length=40, description="frames of this action, and the answers to its calls"
+    ),
+    since: datetime | None = Query(None, alias="from", description="logged at or after"),
+    until: datetime | None = Query(None, alias="to", description="logged before"),
+    transaction_id: int | None = Query(
+        None, ge=-(2**31), le=2**31 - 1, description='frames carrying "transactionId": <id>'
+    ),
+    direction: Literal["in", "out"] | None = Query(
+        None, description='"in" from the station, "out" to it'
+    ),
+    message_type: int | None = Query(
+        None, ge=0, le=4, description="2 CALL, 3 CALLRESULT, 4 CALLERROR (0: an unreadable frame)"
+    ),
+    errors: bool = Query(False, description="only frames with an error code (CALLERRORs, …)"),
 ) -> list[MessageOut]:
-    """The tail of the station's OCPP message log, newest first (a log, not a paged list)."""
+    """The station's OCPP message log, newest first (a log, not a paged list), searchable:
+    every filter given must hold."""
     node = request.app.state.kilowatt
     async with node.sessions() as db:
         await visible_station(db, principal, charge_point_id)
     await node.message_log.flush()
     async with node.sessions() as db:
-        rows = await message_log.recent(db, charge_point_id, limit=limit)
+        rows = await message_log.search(
+            db,
+            charge_point_id,
+            limit=limit,
+            action=action,
+            direction=direction,
+            message_type=message_type,
+            errors_only=errors,
+            since=_utc(since),
+            until=_utc(until),
+            transaction_id=transaction_id,
+        )
         return [MessageOut.model_validate(r) for r in rows]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A query's time; one without an offset is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@router.get("/{charge_point_id}/health", responses=NOT_FOUND)
+async def station_health(
+    request: Request,
+    principal: StationsRead,
+    charge_point_id: str,
+    days: int = Query(7, ge=1, le=90, description="the window of the counts, in days up to now"),
+) -> StationHealth:
+    """What to look at first when a station misbehaves: its connection, boots per day, the
+    error codes its connectors reported, recent CALLERRORs, failing commands, open sessions."""
+    node = request.app.state.kilowatt
+    async with node.sessions() as db:
+        await visible_station(db, principal, charge_point_id)
+    await node.message_log.flush()
+    async with node.sessions() as db:
+        station = await visible_station(db, principal, charge_point_id)
+        return await analytics.station_health(
+            db,
+            station,
+            connected=charge_point_id in node.registry,
+            now=datetime.now(UTC),
+            days=days,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kilowatt.events import Event
 from kilowatt.gateway.context import OcppContext
 from kilowatt.ocpp.v16 import enums
 from kilowatt.ocpp.v16 import messages as m
@@ -24,6 +25,19 @@ async def boot_notification(
         meter_serial_number=req.meter_serial_number,
     )
     status, interval = await service.boot(ctx.db, ctx.settings, ctx.station_id, info, ctx.now)
+    ctx.events.append(
+        Event(
+            "station.booted",
+            {
+                "registrationStatus": status,
+                "vendor": info.vendor,
+                "model": info.model,
+                "firmwareVersion": info.firmware_version,
+            },
+            tenant_id=ctx.tenant_id,
+            station=ctx.charge_point_id,
+        )
+    )
     return m.BootNotificationResponse(
         status=enums.RegistrationStatus(status), current_time=ctx.now, interval=interval
     )
@@ -47,6 +61,20 @@ async def status_notification(
         timestamp=req.timestamp,
     )
     await service.status_notification(ctx.db, ctx.station_id, report, ctx.now)
+    ctx.events.append(
+        Event(
+            "connector.status",
+            {
+                "status": report.status,
+                "errorCode": report.error_code,
+                "info": report.info,
+                "timestamp": None if report.timestamp is None else report.timestamp.isoformat(),
+            },
+            tenant_id=ctx.tenant_id,
+            station=ctx.charge_point_id,
+            connector_id=report.connector_id,
+        )
+    )
     return m.StatusNotificationResponse()
 
 

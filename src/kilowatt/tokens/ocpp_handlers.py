@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kilowatt.events import Event
 from kilowatt.gateway.context import OcppContext
 from kilowatt.ocpp.v16 import enums
 from kilowatt.ocpp.v16 import messages as m
@@ -19,4 +20,12 @@ def id_tag_info(authorization: Authorization) -> m.IdTagInfo:
 
 async def authorize(ctx: OcppContext, req: m.AuthorizeRequest) -> m.AuthorizeResponse:
     authorization = await service.authorize(ctx.db, ctx.tenant_id, req.id_tag, ctx.now)
+    ctx.events.append(
+        Event(
+            "token.authorized" if authorization.status == "Accepted" else "token.refused",
+            {"idTag": req.id_tag, "status": authorization.status},
+            tenant_id=ctx.tenant_id,
+            station=ctx.charge_point_id,
+        )
+    )
     return m.AuthorizeResponse(id_tag_info=id_tag_info(authorization))

@@ -60,15 +60,45 @@ async def start_transaction(
 
 
 async def meter_values(ctx: OcppContext, req: m.MeterValuesRequest) -> m.MeterValuesResponse:
+    sampled = samples(req.meter_value)
     await service.meter_values(
         ctx.db,
         station_id=ctx.station_id,
         connector_id=req.connector_id,
         transaction_id=req.transaction_id,
-        samples=samples(req.meter_value),
+        samples=sampled,
         now=ctx.now,
     )
+    ctx.events.append(
+        Event(
+            "meter_values",
+            {"transactionId": req.transaction_id, **latest_readings(sampled)},
+            tenant_id=ctx.tenant_id,
+            station=ctx.charge_point_id,
+            connector_id=req.connector_id,
+        )
+    )
     return m.MeterValuesResponse()
+
+
+def latest_readings(sampled: Sequence[Sample]) -> dict[str, object]:
+    """The newest energy register, active power and SoC of a MeterValues, for live views."""
+    energy = power = soc = at = None
+    for sample in sampled:  # samples are in the station's order: the last one is the newest
+        if sample.value is None or sample.phase is not None:
+            continue
+        if sample.is_energy_register:
+            energy, at = int(sample.value), sample.timestamp
+        elif sample.measurand == "Power.Active.Import" and sample.unit == "W":
+            power = int(sample.value)
+        elif sample.measurand == "SoC":
+            soc = float(sample.value)
+    return {
+        "energyWh": energy,
+        "powerW": power,
+        "socPercent": soc,
+        "timestamp": None if at is None else at.isoformat(),
+    }
 
 
 async def stop_transaction(
