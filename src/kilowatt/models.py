@@ -15,6 +15,7 @@ from kilowatt.messagelog.models import OcppMessage
 from kilowatt.sessions.models import ChargingSession
 from kilowatt.stations.models import (
     ConfigurationKey,
+    ConnectionPeriod,
     Connector,
     DataTransferRecord,
     Station,
@@ -32,6 +33,7 @@ __all__ = [
     "ChargingSession",
     "Command",
     "ConfigurationKey",
+    "ConnectionPeriod",
     "Connector",
     "DataTransferRecord",
     "MeterValueRecord",

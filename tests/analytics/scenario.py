@@ -15,7 +15,12 @@ from api.api_kit import World
 from kilowatt.commands.models import Command
 from kilowatt.messagelog.models import OcppMessage
 from kilowatt.sessions.models import ChargingSession
-from kilowatt.stations.models import Connector, Station, StatusNotificationRecord
+from kilowatt.stations.models import (
+    ConnectionPeriod,
+    Connector,
+    Station,
+    StatusNotificationRecord,
+)
 from kilowatt.tenants.models import Site
 from kilowatt.transactions.models import Transaction
 
@@ -58,22 +63,33 @@ async def station(
     connected_at: datetime | None = None,
     disconnected_at: datetime | None = None,
 ) -> Station:
-    """A station registered at ``created_at`` (connected since then unless told otherwise)."""
+    """A station registered at ``created_at`` (connected since then unless told otherwise), with
+    its latest connection in the history as the gateway would have recorded it."""
+    if connected_at is None and online:
+        connected_at = created_at
     row = Station(
         charge_point_id=charge_point_id,
         tenant_id=tenant,
         site_id=site_id,
         created_at=created_at,
         online=online,
-        connected_at=created_at if connected_at is None and online else connected_at,
+        connected_at=connected_at,
         disconnected_at=disconnected_at,
     )
     await add(world, row)
+    if connected_at is not None:
+        closed = None if online else disconnected_at or connected_at
+        await add(world, connection(row, connected_at, closed))
     await add(
         world,
         *(Connector(station_id=row.id, connector_id=n) for n in range(0, connectors + 1)),
     )
     return row
+
+
+def connection(st: Station, connected_at: datetime, until: datetime | None) -> ConnectionPeriod:
+    """One connection of the station's history; ``until`` None: still open."""
+    return ConnectionPeriod(station_id=st.id, connected_at=connected_at, disconnected_at=until)
 
 
 def session(

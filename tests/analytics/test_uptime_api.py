@@ -191,6 +191,40 @@ async def test_a_silence_in_the_message_log_before_the_recorded_connection(world
     assert longer.json()["items"][0]["outage_minutes"] == 60.0
 
 
+async def test_a_station_is_offline_exactly_between_its_recorded_connections(
+    world: World,
+) -> None:
+    d0, day = _day()
+    long_ago = d0 - timedelta(days=30)
+    st = await scenario.station(
+        world,
+        world.a,
+        "U-GAP",
+        connectors=1,
+        created_at=long_ago,
+        online=False,
+        connected_at=long_ago,
+        disconnected_at=d0 + timedelta(hours=10),
+    )
+    # back at noon and still connected; it sent nothing all day, which within the recorded
+    # history is no evidence of anything (a charger without Heartbeats)
+    await scenario.add(
+        world,
+        scenario.connection(st, d0 + timedelta(hours=12), None),
+        status(st, 1, "Available", at=long_ago),
+    )
+    row = (
+        await (await world.client("a_admin")).get(UPTIME, params={**day, "station": "U-GAP"})
+    ).json()["items"][0]
+    assert (row["offline_minutes"], row["status_outage_minutes"], row["outage_minutes"]) == (
+        120.0,
+        0.0,
+        120.0,
+    )
+    assert row["nevi"]["uptime_percent"] == round((1440 - 120) / 1440 * 100, 4)
+    assert row["cec"]["uptime_percent"] == row["nevi"]["uptime_percent"]
+
+
 async def test_a_connector_counts_from_its_stations_registration(world: World) -> None:
     d0, day = _day()
     # registered at noon and never connected since: down for the 12 hours it exists

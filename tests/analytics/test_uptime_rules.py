@@ -11,10 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kilowatt.analytics.uptime import (
-    Connection,
     Exclusion,
     StatusRecord,
-    known_offline,
+    connection_offline,
     merge,
     percent,
     silent_offline,
@@ -166,16 +165,15 @@ def test_a_queued_notification_counts_from_the_chargers_timestamp_but_a_clock_ah
     assert status_down(records, at(9)) == [(at(3), at(6)), (at(8), at(9))]
 
 
-def test_what_the_station_row_says_of_its_connection() -> None:
-    created = at(-100)
-    never = Connection(created, online=False, connected_at=None, disconnected_at=None)
-    assert known_offline(never, at(5)) == ([(created, at(5))], created)
-    back = Connection(created, online=True, connected_at=at(3), disconnected_at=at(2))
-    assert known_offline(back, at(5)) == ([(at(2), at(3))], at(2))
-    up = Connection(created, online=True, connected_at=at(3), disconnected_at=None)
-    assert known_offline(up, at(5)) == ([], at(3))
-    down = Connection(created, online=False, connected_at=at(1), disconnected_at=at(2))
-    assert known_offline(down, at(5)) == ([(at(2), at(5))], at(1))
+def test_a_station_is_offline_between_its_recorded_connections() -> None:
+    day = (at(0), at(24))
+    history = [(at(-5), at(2)), (at(4), at(10)), (at(9), at(12)), (at(20), None)]
+    # 2-4 and 12-20 between connections (the overlap 9-10 of two connections is online once)
+    assert connection_offline(history, at(-5), *day) == [(at(2), at(4)), (at(12), at(20))]
+    # closed for good at 12:00: offline to the end of the period
+    assert connection_offline(history[:3], at(-5), *day) == [(at(2), at(4)), (at(12), at(24))]
+    # history from 4:00 on only: nothing before it is counted here
+    assert connection_offline(history[1:], at(4), *day) == [(at(12), at(20))]
 
 
 def test_a_silence_longer_than_the_threshold_is_offline_from_the_threshold_on() -> None:

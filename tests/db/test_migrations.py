@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection, make_url
 
 from kilowatt import migrate
-from kilowatt.db import create_engine
-from kilowatt.models import Base
+from kilowatt.db import create_engine, session_factory
+from kilowatt.models import Base, ConnectionPeriod
+
+from factories import make_station
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -68,6 +71,33 @@ async def test_migrated_schema_matches_the_models(
     assert diff == [], (
         "models changed without a migration: `uv run alembic revision --autogenerate`"
     )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_connection_history_begins_with_what_the_station_rows_recorded(
+    backend: str, fresh_database: Callable[[str], str]
+) -> None:
+    url = fresh_database(backend)
+    await migrate.upgrade(url, "0007_outage_exclusions")
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as db:
+            online = await make_station(db, online=True, connected_at=t0)
+            offline = await make_station(
+                db, online=False, connected_at=t0, disconnected_at=t0 + timedelta(hours=1)
+            )
+            await make_station(db, online=False)  # never connected: no history
+            await db.commit()
+            ids = {online.id: "online", offline.id: "offline"}
+        await migrate.upgrade(url)
+        async with session_factory(engine)() as db:
+            rows = (await db.execute(select(ConnectionPeriod))).scalars().all()
+            history = {ids[r.station_id]: (r.connected_at, r.disconnected_at) for r in rows}
+    finally:
+        await engine.dispose()
+    assert len(rows) == 2
+    assert history == {"online": (t0, None), "offline": (t0, t0 + timedelta(hours=1))}
 
 
 async def test_upgrade_is_idempotent_and_creates_the_sqlite_directory(

@@ -172,8 +172,8 @@ async def analytics_uptime(
         None,
         ge=0,
         le=7 * 24 * 60,
-        description="a station silent for longer counts as offline (default: two heartbeat "
-        "intervals; 0: only the recorded disconnection)",
+        description="before a station's first recorded connection, a silence longer than this "
+        "counts as offline (default: two heartbeat intervals; 0: not inferred)",
     ),
 ) -> UptimePage:
     """Each connector's uptime over the period (default: the last 365 days, up to now), as

@@ -21,7 +21,12 @@ from kilowatt.commands.models import Command
 from kilowatt.db import UTCDateTime
 from kilowatt.messagelog.models import OcppMessage
 from kilowatt.sessions.models import ChargingSession
-from kilowatt.stations.models import Connector, Station, StatusNotificationRecord
+from kilowatt.stations.models import (
+    ConnectionPeriod,
+    Connector,
+    Station,
+    StatusNotificationRecord,
+)
 from kilowatt.transactions.models import Transaction
 
 Ts = TypeVarTuple("Ts")
@@ -246,6 +251,26 @@ async def status_history(
         .order_by(StatusNotificationRecord.id)
     )
     return (await db.scalars(query)).all()
+
+
+async def connections(
+    db: AsyncSession, station_id: int, start: datetime, end: datetime
+) -> tuple[datetime | None, Sequence[tuple[datetime, datetime | None]]]:
+    """When the station's connection history begins (its first connection; None: it never
+    connected), and its connections overlapping [start, end): (connected_at, disconnected_at,
+    None while open)."""
+    mine = ConnectionPeriod.station_id == station_id
+    first = await db.scalar(select(func.min(ConnectionPeriod.connected_at)).where(mine))
+    rows = await db.execute(
+        select(ConnectionPeriod.connected_at, ConnectionPeriod.disconnected_at)
+        .where(
+            mine,
+            ConnectionPeriod.connected_at < end,
+            ConnectionPeriod.disconnected_at.is_(None) | (ConnectionPeriod.disconnected_at > start),
+        )
+        .order_by(ConnectionPeriod.connected_at)
+    )
+    return _utc(first), [(r[0], r[1]) for r in rows.all()]
 
 
 async def inbound_gaps(

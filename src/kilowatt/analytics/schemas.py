@@ -152,7 +152,8 @@ class UptimePage(BaseModel):
     from_: datetime = Field(serialization_alias="from")
     to: datetime
     silence_minutes: float = Field(
-        description="a station silent for longer counts as offline (0: not inferred)"
+        description="before a station's first recorded connection, a silence longer than "
+        "this counts as offline (0: not inferred)"
     )
     items: list[ConnectorUptime]
     total: int

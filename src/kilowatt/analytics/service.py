@@ -278,25 +278,20 @@ async def station_offline(
     silence: timedelta,
     now: datetime,
 ) -> list[uptime.Interval]:
-    """When the station was offline in [start, end): exactly since the connection its row
-    records, and before that wherever the message log shows a silence longer than ``silence``."""
-    known, horizon = uptime.known_offline(
-        uptime.Connection(
-            created_at=station.created_at,
-            online=station.online,
-            connected_at=station.connected_at,
-            disconnected_at=station.disconnected_at,
-        ),
-        now,
-    )
-    offline = list(known)
-    bound = min(horizon, end)
+    """When the station was offline in [start, end): exactly between its recorded connections,
+    and before the first of them (history older than ``station_connections``) wherever the
+    message log shows a silence longer than ``silence``. Never connected: since registration."""
+    first, connections = await repository.connections(db, station.id, start, end)
+    if first is None:
+        return uptime.clip([(station.created_at, now)], start, end)
+    offline = uptime.connection_offline(connections, first, start, end)
+    bound = min(first, end)
     if silence > timedelta(0) and bound > start:
         cp = station.charge_point_id
         gaps = list(await repository.inbound_gaps(db, cp, start, bound, silence.total_seconds()))
-        before, first, last = await repository.inbound_edges(db, cp, start, bound)
+        before, first_frame, last = await repository.inbound_edges(db, cp, start, bound)
         if before is not None:
-            gaps.append((before, first or bound))
+            gaps.append((before, first_frame or bound))
         if last is not None:
             gaps.append((last, bound))
         offline += uptime.silent_offline(gaps, silence)

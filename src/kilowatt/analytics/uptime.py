@@ -98,32 +98,24 @@ def status_down(records: Sequence[StatusRecord], end: datetime) -> list[Interval
     return merge(down)
 
 
-@dataclass(frozen=True, slots=True)
-class Connection:
-    """What the station row says of its connection (only the latest connect and disconnect)."""
-
-    created_at: datetime
-    online: bool
-    connected_at: datetime | None
-    disconnected_at: datetime | None
-
-
-def known_offline(connection: Connection, now: datetime) -> tuple[list[Interval], datetime]:
-    """The offline time the station row records exactly, and since when it knows (before that,
-    the message log's silences are the only evidence).
-
-    Never connected: offline since it was registered. Online: offline between its last
-    disconnection and the connection now open. Offline: since its last disconnection.
-    """
-    connected, disconnected = connection.connected_at, connection.disconnected_at
-    if connected is None:
-        return [(connection.created_at, now)], connection.created_at
-    if connection.online:
-        if disconnected is not None and disconnected < connected:
-            return [(disconnected, connected)], disconnected
-        return [], connected
-    since = disconnected or connected
-    return [(since, now)], min(connected, since)
+def connection_offline(
+    connections: Iterable[tuple[datetime, datetime | None]],
+    since: datetime,
+    start: datetime,
+    end: datetime,
+) -> list[Interval]:
+    """The gaps between a station's connections (connected_at, disconnected_at or None while
+    open) in [start, end), counted from ``since``, when its history begins: offline."""
+    online = clip(((a, end if b is None else b) for a, b in connections), start, end)
+    offline: list[Interval] = []
+    cursor = max(since, start)
+    for a, b in online:
+        if a > cursor:
+            offline.append((cursor, a))
+        cursor = max(cursor, b)
+    if cursor < end:
+        offline.append((cursor, end))
+    return offline
 
 
 def silent_offline(gaps: Iterable[Interval], silence: timedelta) -> list[Interval]:

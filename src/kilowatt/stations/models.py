@@ -44,6 +44,24 @@ class Station(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ConnectionPeriod(Base):
+    """One WebSocket connection of a station: the station's exact online history (uptime).
+
+    ``disconnected_at`` None: still open, or the node serving it crashed (the next start closes
+    it at its start time).
+    """
+
+    __tablename__ = "station_connections"
+    __table_args__ = (
+        Index("ix_station_connections_station_connected", "station_id", "connected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Connector(Base):
     """A plug of a station; ``connector_id`` 0 is the station as a whole."""
 

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilowatt.commands.models import Command
-from kilowatt.stations.models import ConfigurationKey, Connector, Station
+from kilowatt.stations.models import ConfigurationKey, ConnectionPeriod, Connector, Station
 from kilowatt.transactions.models import Transaction
 
 T = TypeVar("T")
@@ -188,17 +188,21 @@ async def configuration_key(db: AsyncSession, station_id: int, key: str) -> Conf
 
 
 async def set_connected(db: AsyncSession, station_id: int, connected_at: datetime) -> None:
+    """Mark online, and open the connection's row in the station's history."""
     await db.execute(
         update(Station)
         .where(Station.id == station_id)
         .values(online=True, connected_at=connected_at)
     )
+    db.add(ConnectionPeriod(station_id=station_id, connected_at=connected_at))
+    await db.flush()
 
 
 async def set_disconnected(
     db: AsyncSession, station_id: int, connected_at: datetime, at: datetime
 ) -> None:
-    """Mark offline, unless a newer connection of the same station has been recorded since."""
+    """Mark offline, unless a newer connection of the same station has been recorded since; close
+    the history row of the connection that began at ``connected_at`` either way."""
     await db.execute(
         update(Station)
         .where(
@@ -207,12 +211,31 @@ async def set_disconnected(
         )
         .values(online=False, disconnected_at=at)
     )
+    await db.execute(
+        update(ConnectionPeriod)
+        .where(
+            ConnectionPeriod.station_id == station_id,
+            ConnectionPeriod.connected_at == connected_at,
+            ConnectionPeriod.disconnected_at.is_(None),
+        )
+        .values(disconnected_at=at)
+    )
 
 
 async def mark_all_offline(db: AsyncSession, at: datetime) -> None:
-    """At start-up and shutdown no station is connected to this node."""
+    """At start-up and shutdown no station is connected to this node.
+
+    A node that crashed left its connections open; they end here, at the next start. That counts
+    the station online from the crash to the restart, when nobody served it: the outage is
+    under-counted by at most that gap (a real outage), and by nothing else.
+    """
     await db.execute(
         update(Station).where(Station.online.is_(True)).values(online=False, disconnected_at=at)
+    )
+    await db.execute(
+        update(ConnectionPeriod)
+        .where(ConnectionPeriod.disconnected_at.is_(None))
+        .values(disconnected_at=at)
     )
 
 
