@@ -33,6 +33,7 @@ from kilowatt.api.auth import (
     IdPath,
     StationsRead,
     StationsWrite,
+    TenantQuery,
     id_query,
     requested_by,
     target_tenant,
@@ -56,7 +57,6 @@ UPTIME_DEFAULT = timedelta(days=365)
 
 FROM_DESCRIPTION = "the period's start (ISO 8601; UTC when no offset is given)"
 TO_DESCRIPTION = "the period's end, excluded (default: now)"
-TenantQuery = Query(None, max_length=64, description="platform admins: the tenant's id or slug")
 StationQuery = Query(None, min_length=1, max_length=255, description="only this charge point id")
 
 

@@ -120,3 +120,7 @@ async def target_tenant(db: AsyncSession, principal: Principal, ref: TenantRef |
     if tenant is None or not principal.sees_tenant(tenant.id):
         raise Problem(404, "Tenant not found", f"no tenant {ref!r}")
     return tenant.id
+
+
+# A list's ?tenant= filter: platform admins name any tenant (id or slug); others their own.
+TenantQuery = Query(None, max_length=64, description="platform admins: the tenant's id or slug")

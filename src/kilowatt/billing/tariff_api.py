@@ -19,6 +19,7 @@ from kilowatt.api.auth import (
     IdPath,
     TariffsRead,
     TariffsWrite,
+    TenantQuery,
     target_tenant,
 )
 from kilowatt.api.pagination import Page, PageParams
@@ -39,8 +40,6 @@ from kilowatt.billing.tariff_admin import TariffAdminError
 from kilowatt.stations.api import visible_station
 
 router = APIRouter(prefix="/api/v1", tags=["tariffs"], responses=GUARDED)
-
-TenantQuery = Query(None, max_length=64, description="platform admins: the tenant's id or slug")
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from kilowatt.api.auth import (
     NOT_FOUND,
     NOT_FOUND_OR_CONFLICT,
     TENANT_FIELD_DESCRIPTION,
+    TenantQuery,
     TenantRefIn,
     TokensRead,
     TokensWrite,
@@ -106,9 +107,6 @@ def token_problems() -> Iterator[None]:
         yield
     except TokenError as exc:
         raise Problem(exc.status, exc.title, exc.detail) from None
-
-
-TenantQuery = Query(None, max_length=64, description="platform admins: the tenant's id or slug")
 
 
 async def _scope(db: AsyncSession, principal: Principal, tenant: str | None) -> int | None:

@@ -17,6 +17,7 @@ from kilowatt.api.auth import (
     NOT_FOUND,
     NOT_FOUND_OR_CONFLICT,
     IdPath,
+    TenantQuery,
     WebhooksRead,
     WebhooksWrite,
     target_tenant,
@@ -36,8 +37,6 @@ from kilowatt.webhooks.schemas import (
 from kilowatt.webhooks.service import WebhookError
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"], responses=GUARDED)
-
-TenantQuery = Query(None, max_length=64, description="platform admins: the tenant's id or slug")
 
 
 @contextmanager
