@@ -103,6 +103,10 @@ class NodeState:
     event_queue_depth_max: int = 0
     message_log_queue: int = 0
     message_log_dropped: int = 0
+    webhook_queue: int = 0
+    webhook_dropped: int = 0
+    webhook_recorded: int = 0
+    webhook_attempts: Mapping[str, int] = field(default_factory=dict)
 
 
 class _NodeStateCollector:
@@ -149,6 +153,29 @@ class _NodeStateCollector:
             "OCPP frames the message log dropped (queue full, or unwritable at shutdown).",
             value=state.message_log_dropped,
         )
+        yield GaugeMetricFamily(
+            "kilowatt_webhook_queue",
+            "Events waiting to be recorded as webhook deliveries.",
+            value=state.webhook_queue,
+        )
+        yield CounterMetricFamily(
+            "kilowatt_webhook_events_dropped",
+            "Events lost for webhooks (their queue was full, or recording them failed).",
+            value=state.webhook_dropped,
+        )
+        yield CounterMetricFamily(
+            "kilowatt_webhook_deliveries_recorded",
+            "Webhook deliveries recorded (one per matching subscription of an event).",
+            value=state.webhook_recorded,
+        )
+        attempts = CounterMetricFamily(
+            "kilowatt_webhook_attempts",
+            "Webhook delivery attempts by what they left the delivery in.",
+            labels=["state"],
+        )
+        for name, count in sorted(state.webhook_attempts.items()):
+            attempts.add_metric([name], count)
+        yield attempts
 
 
 class Metrics:
@@ -308,6 +335,10 @@ async def node_state(node: Kilowatt) -> NodeState:
         event_queue_depth_max=max(node.bus.queue_depths(), default=0),
         message_log_queue=node.message_log.pending,
         message_log_dropped=node.message_log.dropped,
+        webhook_queue=node.webhooks.queue.qsize(),
+        webhook_dropped=node.webhooks.dropped,
+        webhook_recorded=node.webhooks.recorded,
+        webhook_attempts=dict(node.webhooks.outcomes),
     )
 
 

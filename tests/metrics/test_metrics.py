@@ -191,6 +191,10 @@ async def test_scrape_counts_a_scripted_scenario(server: RunningServer) -> None:
     assert series(samples, "kilowatt_event_queue_depth_max") == 0
     assert series(samples, "kilowatt_message_log_queue") is not None
     assert series(samples, "kilowatt_message_log_dropped_total") == 0
+    # No webhook subscriptions in this scenario: nothing recorded, nothing lost.
+    assert series(samples, "kilowatt_webhook_queue") is not None
+    assert series(samples, "kilowatt_webhook_events_dropped_total") == 0
+    assert series(samples, "kilowatt_webhook_deliveries_recorded_total") == 0
     assert series(samples, "kilowatt_build_info", version=__version__) == 1
     assert not [name for name, _ in samples if name.endswith("_created")]
 
