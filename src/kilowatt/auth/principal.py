@@ -103,6 +103,15 @@ class Principal:
     def is_platform_admin(self) -> bool:
         return self.role is Role.PLATFORM_ADMIN
 
+    @property
+    def actor(self) -> str:
+        """Who acted, for records and logs: ``user:<id>``, ``api_key:<id>`` or the kind."""
+        if self.user_id is not None:
+            return f"user:{self.user_id}"
+        if self.api_key_id is not None:
+            return f"api_key:{self.api_key_id}"
+        return self.kind
+
     def can(self, permission: str) -> bool:
         return permission in self.permissions
 

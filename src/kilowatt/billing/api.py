@@ -147,7 +147,7 @@ async def refund_session(
             amount=body.amount,
             reason=body.reason,
             idempotency_key=idempotency_key or secrets.token_hex(16),
-            requested_by=_who(caller),
+            requested_by=caller.actor,
         )
     except PaymentRefused as exc:
         raise _problem(exc) from None
@@ -189,7 +189,7 @@ async def decide_review(
             decision=body.decision,
             energy_wh=body.energy_wh,
             note=body.note,
-            who=_who(caller),
+            who=caller.actor,
         )
     except decisions.NotUnderReview as exc:
         raise Problem(409, "Not under review", str(exc)) from None
@@ -289,11 +289,3 @@ async def provider_webhook(request: Request, provider: str) -> dict[str, str]:
     except InvalidWebhook as exc:
         raise Problem(400, "Invalid webhook", str(exc)) from None
     return {"result": outcome}
-
-
-def _who(principal: Principal) -> str:
-    if principal.user_id is not None:
-        return f"user:{principal.user_id}"
-    if principal.api_key_id is not None:
-        return f"api_key:{principal.api_key_id}"
-    return principal.kind

@@ -227,7 +227,7 @@ class ChargingSessions:
                 "RemoteStartTransaction",
                 payload,
                 wait=self.start_timeout,
-                requested_by=_who(principal),
+                requested_by=principal.actor,
             )
             word = outcome_word(command.state, command.outcome)
             command_id: str | None = command.id
@@ -311,7 +311,7 @@ class ChargingSessions:
                     "RemoteStopTransaction",
                     {"transactionId": transaction_id},
                     wait=self.start_timeout,
-                    requested_by=_who(principal),
+                    requested_by=principal.actor,
                 )
                 word, command_id = outcome_word(command.state, command.outcome), command.id
             except UnknownStation:
@@ -357,7 +357,7 @@ class ChargingSessions:
                 "UnlockConnector",
                 {"connectorId": place.connector.connector_id},
                 wait=self.start_timeout,
-                requested_by=_who(principal),
+                requested_by=principal.actor,
             )
         except UnknownStation:
             return UnlockResult("Offline", service.UNLOCK_MESSAGES["Offline"], None)
@@ -426,11 +426,3 @@ def _db_int(text: str) -> int | None:
 def _matches(station: Station, ref: str | int) -> bool:
     text = str(ref)
     return station.charge_point_id == text or (text.isdigit() and station.id == int(text))
-
-
-def _who(principal: Principal) -> str:
-    if principal.user_id is not None:
-        return f"user:{principal.user_id}"
-    if principal.api_key_id is not None:
-        return f"api_key:{principal.api_key_id}"
-    return principal.kind
