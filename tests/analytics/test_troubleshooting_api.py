@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -130,8 +131,15 @@ async def test_the_health_of_a_station(world: World) -> None:
     )
     boots = [today - timedelta(days=3), today - timedelta(days=1), today - timedelta(days=1)]
     boots += [today - timedelta(days=9)]  # outside the week
+    # its connection history: the first connection is no reconnect; then four reconnects (one
+    # outside the week), the last being the open connection scenario.station recorded
+    reconnected = [today - timedelta(days=3), today - timedelta(days=1, hours=3)]
     await scenario.add(
         world,
+        scenario.connection(st, now - timedelta(days=60), now - timedelta(days=59)),
+        scenario.connection(st, today - timedelta(days=9), today - timedelta(days=8)),
+        scenario.connection(st, reconnected[0], reconnected[0] + timedelta(hours=1)),
+        scenario.connection(st, reconnected[1], today - timedelta(days=1, minutes=5)),
         *(
             frame(
                 "H-1", "in", f'[2,"b{i}","BootNotification",{{}}]', at=at, action="BootNotification"
@@ -165,13 +173,17 @@ async def test_the_health_of_a_station(world: World) -> None:
     assert (health["online"], health["connected"], health["days"]) == (True, False, 7)
     assert health["connected_since"] == iso(today - timedelta(days=1))
     assert health["disconnected_at"] == iso(today - timedelta(days=1, minutes=5))
+    boots_per_day = {d["date"]: d["count"] for d in health["boots"]["per_day"]}
+    assert health["boots"]["total"] == 3
+    assert len(boots_per_day) == 7 and list(boots_per_day)[-1] == now.date().isoformat()
+    assert boots_per_day[(today - timedelta(days=1)).date().isoformat()] == 2
+    assert boots_per_day[(today - timedelta(days=3)).date().isoformat()] == 1
+    assert sum(boots_per_day.values()) == 3
     reconnects = health["reconnects"]
-    assert reconnects["counted_from"] == "BootNotification" and reconnects["total"] == 3
     per_day = {d["date"]: d["count"] for d in reconnects["per_day"]}
-    assert len(per_day) == 7 and list(per_day)[-1] == now.date().isoformat()
-    assert per_day[(today - timedelta(days=1)).date().isoformat()] == 2
-    assert per_day[(today - timedelta(days=3)).date().isoformat()] == 1
-    assert sum(per_day.values()) == 3
+    assert reconnects["total"] == 3 and list(per_day) == list(boots_per_day)
+    expected = Counter(at.date().isoformat() for at in [*reconnected, today - timedelta(days=1)])
+    assert {d: n for d, n in per_day.items() if n} == expected
     assert [(c["error_code"], c["count"]) for c in health["status_error_codes"]] == [
         ("GroundFailure", 2),
         ("HighTemperature", 1),
@@ -194,7 +206,11 @@ async def test_the_health_of_a_station(world: World) -> None:
     assert ("PowerMeterFailure", 1) in [
         (c["error_code"], c["count"]) for c in month["status_error_codes"]
     ]
+    assert month["boots"]["total"] == 4 and len(month["boots"]["per_day"]) == 30
     assert month["reconnects"]["total"] == 4 and len(month["reconnects"]["per_day"]) == 30
+    # the station's very first connection is never a reconnect
+    quarter = (await admin.get("/api/v1/stations/H-1/health", params={"days": 90})).json()
+    assert quarter["reconnects"]["total"] == 4
 
     assert_problem(await (await world.client("b_admin")).get("/api/v1/stations/H-1/health"), 404)
     assert_problem(await (await world.client("driver")).get("/api/v1/stations/H-1/health"), 403)
@@ -254,8 +270,8 @@ async def test_a_live_station_troubleshot_through_the_api(world: World) -> None:
         ]
         health = (await admin.get("/api/v1/stations/LIVE-1/health")).json()
         assert (health["online"], health["connected"]) == (True, True)
-        assert health["reconnects"]["total"] == 1
-        assert health["reconnects"]["per_day"][-1]["count"] == 1
+        assert health["boots"]["total"] == 1 and health["boots"]["per_day"][-1]["count"] == 1
+        assert health["reconnects"]["total"] == 0  # its first connection
         assert health["last_boot_at"] is not None and health["connected_since"] is not None
         assert [(c["error_code"], c["count"]) for c in health["status_error_codes"]] == [
             ("GroundFailure", 1)
@@ -268,3 +284,10 @@ async def test_a_live_station_troubleshot_through_the_api(world: World) -> None:
         ]
         statuses = {c["connector_id"]: c["status"] for c in health["connectors"]}
         assert statuses == {0: "Available", 1: "Available", 2: "Faulted"}
+
+    # it comes back without rebooting: a reconnect, not a boot
+    async with lib_charge_point(node.ws_url("LIVE-1"), "LIVE-1") as cp:
+        await cp.call(call.Heartbeat())
+        health = (await admin.get("/api/v1/stations/LIVE-1/health")).json()
+        assert (health["reconnects"]["total"], health["boots"]["total"]) == (1, 1)
+        assert health["reconnects"]["per_day"][-1]["count"] == 1

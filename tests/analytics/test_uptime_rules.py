@@ -65,8 +65,13 @@ def test_only_outage_inside_an_exclusion_is_excluded_and_overlaps_count_once() -
     assert figures.cec.excluded == minutes(60)
 
 
-def test_closed_hours_are_excluded_by_nevi_but_not_by_the_cec() -> None:
-    figures = uptime(PERIOD, [(at(0), at(6))], [Exclusion(1, at(0), at(6), "closed_hours")])
+@pytest.mark.parametrize("reason", ["closed_hours", "vehicle_fault"])
+def test_closed_hours_and_vehicle_faults_are_excluded_by_nevi_but_not_by_the_cec(
+    reason: str,
+) -> None:
+    # 23 CFR 680.116(b)(3) excludes both; the CEC excludes only grid power loss, natural
+    # disasters, vandalism and planned maintenance.
+    figures = uptime(PERIOD, [(at(0), at(6))], [Exclusion(1, at(0), at(6), reason)])
     assert figures.nevi.excluded == minutes(360)
     assert figures.nevi.uptime_percent == 100
     assert figures.cec.excluded == timedelta(0)

@@ -23,7 +23,7 @@ class OutageExclusion(Base):
     connector_id: Mapped[int | None]
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # utility | vandalism | natural_disaster | maintenance | closed_hours | other_excluded
+    # utility | vehicle_fault | vandalism | natural_disaster | maintenance | closed_hours
     reason: Mapped[str] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str | None] = mapped_column(String(100))

@@ -273,6 +273,19 @@ async def connections(
     return _utc(first), [(r[0], r[1]) for r in rows.all()]
 
 
+async def reconnect_times(db: AsyncSession, station_id: int, since: datetime) -> Sequence[datetime]:
+    """When the station opened a connection since ``since`` other than its very first one (a
+    reconnect, whether or not it rebooted), oldest first."""
+    mine = ConnectionPeriod.station_id == station_id
+    first = select(func.min(ConnectionPeriod.connected_at)).where(mine).scalar_subquery()
+    query = (
+        select(ConnectionPeriod.connected_at)
+        .where(mine, ConnectionPeriod.connected_at >= since, ConnectionPeriod.connected_at > first)
+        .order_by(ConnectionPeriod.connected_at)
+    )
+    return (await db.scalars(query)).all()
+
+
 async def inbound_gaps(
     db: AsyncSession, charge_point_id: str, start: datetime, end: datetime, longer_than: float
 ) -> Sequence[tuple[datetime, datetime]]:

@@ -15,7 +15,7 @@ from kilowatt.analytics.uptime import REASONS
 from kilowatt.api.auth import MAX_ID
 
 Reason = Literal[
-    "utility", "vandalism", "natural_disaster", "maintenance", "closed_hours", "other_excluded"
+    "utility", "vehicle_fault", "vandalism", "natural_disaster", "maintenance", "closed_hours"
 ]
 assert set(get_args(Reason)) == set(REASONS)
 
@@ -193,8 +193,7 @@ class DayCount(BaseModel):
     count: int
 
 
-class Reconnects(BaseModel):
-    counted_from: str = Field(description="what is counted (no connection history is kept)")
+class DailyCounts(BaseModel):
     total: int
     per_day: list[DayCount]
 
@@ -247,7 +246,10 @@ class StationHealth(BaseModel):
     last_boot_at: datetime | None
     last_heartbeat_at: datetime | None
     days: int = Field(description="the window of the figures below, in days up to now")
-    reconnects: Reconnects
+    reconnects: DailyCounts = Field(
+        description="connections opened after the station's first one (from its connection history)"
+    )
+    boots: DailyCounts = Field(description="BootNotifications received")
     connectors: list[ConnectorHealth]
     status_error_codes: list[ErrorCodeSeen]
     recent_call_errors: list[CallErrorOut]

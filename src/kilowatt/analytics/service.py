@@ -21,6 +21,7 @@ from kilowatt.analytics.schemas import (
     CommandFigures,
     ConnectorHealth,
     ConnectorUptime,
+    DailyCounts,
     DayCount,
     ErrorBreakdown,
     ErrorCodeSeen,
@@ -28,7 +29,6 @@ from kilowatt.analytics.schemas import (
     FailingCommand,
     Metric,
     OpenSession,
-    Reconnects,
     RuleOut,
     ScopeOut,
     SessionFigures,
@@ -386,9 +386,14 @@ async def station_health(
     """What an operator looks at first when a station misbehaves (docs/analytics.md)."""
     since = now - timedelta(days=days)
     cp = station.charge_point_id
-    boots = await message_log.call_times(db, cp, "BootNotification", since)
-    per_day = Counter(at.date().isoformat() for at in boots)
     dates = [(now - timedelta(days=n)).date().isoformat() for n in range(days - 1, -1, -1)]
+
+    def daily(times: Sequence[datetime]) -> DailyCounts:
+        per_day = Counter(at.date().isoformat() for at in times)
+        return DailyCounts(
+            total=len(times), per_day=[DayCount(date=d, count=per_day[d]) for d in dates]
+        )
+
     errors = await message_log.search(db, cp, errors_only=True, since=since, limit=20)
     return StationHealth(
         charge_point_id=cp,
@@ -399,11 +404,8 @@ async def station_health(
         last_boot_at=station.last_boot_at,
         last_heartbeat_at=station.last_heartbeat_at,
         days=days,
-        reconnects=Reconnects(
-            counted_from="BootNotification",
-            total=len(boots),
-            per_day=[DayCount(date=d, count=per_day[d]) for d in dates],
-        ),
+        reconnects=daily(await repository.reconnect_times(db, station.id, since)),
+        boots=daily(await message_log.call_times(db, cp, "BootNotification", since)),
         connectors=[
             ConnectorHealth(
                 connector_id=c.connector_id,

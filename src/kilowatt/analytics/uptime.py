@@ -22,19 +22,20 @@ DOWN_STATUSES = frozenset({"Faulted", "Unavailable"})
 
 REASONS = (
     "utility",
+    "vehicle_fault",
     "vandalism",
     "natural_disaster",
     "maintenance",
     "closed_hours",
-    "other_excluded",
 )
-# 23 CFR 680.116(b)(3): utility service interruptions, vehicle faults, scheduled
-# maintenance, vandalism, natural disasters, and hours outside the station's hours of operation.
+# 23 CFR 680.116(b)(3), T_excluded: electric utility service interruptions, failure to charge
+# due to the fault of the vehicle, scheduled maintenance, vandalism, natural disasters, and the
+# hours outside the charging station's identified hours of operation.
 NEVI_EXCLUDED = frozenset(REASONS)
-# The CEC's reliability standards: grid power loss, natural disasters, vandalism (at most 10 days
-# per incident) and planned maintenance (at most 72 hours a year); hours outside the station's
-# hours of operation are not among its exclusions.
-CEC_UNCAPPED = frozenset({"utility", "natural_disaster", "other_excluded"})
+# The CEC's reliability standards exclude four causes only: grid power loss, natural disasters,
+# vandalism (at most 10 days per incident) and planned maintenance (at most 72 hours a year).
+# Vehicle faults and closed hours count as outage there.
+CEC_UNCAPPED = frozenset({"utility", "natural_disaster"})
 CEC_VANDALISM_CAP = timedelta(days=10)  # per incident (one exclusion row)
 CEC_MAINTENANCE_CAP = timedelta(hours=72)  # per connector and calendar year (UTC)
 _ZERO = timedelta(0)
