@@ -22,13 +22,14 @@ from kilowatt.stations.models import (
     StatusNotificationRecord,
 )
 from kilowatt.tenants.models import Site, Tenant
-from kilowatt.tokens.models import Token
+from kilowatt.tokens.models import AuthorizeAnswer, Token
 from kilowatt.transactions.models import MeterValueRecord, Transaction, UnmatchedStop
 from kilowatt.users.models import ApiKey, RefreshToken, User
 from kilowatt.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiKey",
+    "AuthorizeAnswer",
     "Base",
     "ChargingSession",
     "Command",

@@ -22,6 +22,7 @@ from kilowatt.stations.models import (
     StatusNotificationRecord,
 )
 from kilowatt.tenants.models import Site
+from kilowatt.tokens.models import AuthorizeAnswer
 from kilowatt.transactions.models import Transaction
 
 _serial = itertools.count(1)
@@ -144,6 +145,11 @@ def transaction(
         start_timestamp=at,
         start_received_at=at,
     )
+
+
+def authorize(st: Station, answer: str, *, at: datetime) -> AuthorizeAnswer:
+    """An Authorize request of the station and the status we answered."""
+    return AuthorizeAnswer(station_id=st.id, id_tag=f"AU{next(_serial)}", status=answer, at=at)
 
 
 def status(

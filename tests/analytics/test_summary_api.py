@@ -2,7 +2,8 @@
 
 Station A-1 of tenant acme, on one day: 10 session starts (7 completed, 2 rejected, 1 timed out)
 plus one the driver cancelled and one still charging; 24 commands; 9 StartTransactions, two of
-them refused; two Faulted notifications. A-2 (acme, no site) and B-1 (bolt) have a little of
+them refused, and 9 Authorize requests, three refused (cards that never started a transaction);
+two Faulted notifications. A-2 (acme, no site) and B-1 (bolt) have a little of
 their own, so that every scope is told apart.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from analytics import scenario
-from analytics.scenario import command, iso, session, status, transaction
+from analytics.scenario import authorize, command, iso, session, status, transaction
 from api.api_kit import World, assert_problem
 
 pytestmark = pytest.mark.asyncio
@@ -107,6 +108,12 @@ async def scripted_day(world: World) -> Day:
     await scenario.add(world, *commands)
     await scenario.add(
         world,
+        *(authorize(a1, "Accepted", at=h(0.5 + 2 * i)) for i in range(6)),
+        authorize(a1, "Invalid", at=h(12)),
+        authorize(a1, "Invalid", at=h(12.5)),
+        authorize(a1, "Expired", at=h(13)),
+        authorize(a1, "Blocked", at=h(-1)),  # the day before
+        authorize(b1, "Invalid", at=h(6)),
         status(a1, 1, "Faulted", at=h(9), error_code="GroundFailure"),
         status(a1, 2, "Faulted", at=h(10), error_code="HighTemperature"),
         status(a1, 1, "Available", at=h(11)),
@@ -175,8 +182,9 @@ async def test_the_scripted_day_of_a_station(world: World) -> None:
     assert errors["timeout"] == {"count": 1, "attempts": 23, "percent": 4.35}
     assert errors["charger"] == {"count": 4, "attempts": 23, "percent": 17.39}
     assert errors["charger_outcomes"] == {"NotImplemented": 1, "Rejected": 2, "UnlockFailed": 1}
-    assert errors["authorization"] == {"count": 2, "attempts": 9, "percent": 22.22}
-    assert errors["authorization_statuses"] == {"Blocked": 1, "Invalid": 1}
+    # 9 Authorize answers (3 refused) and 9 StartTransaction answers (2 refused)
+    assert errors["authorization"] == {"count": 5, "attempts": 18, "percent": 27.78}
+    assert errors["authorization_statuses"] == {"Blocked": 1, "Expired": 1, "Invalid": 3}
     assert errors["faulted_status_notifications"] == 2
 
 
@@ -206,6 +214,7 @@ async def test_scopes_site_tenant_and_another_tenant(world: World) -> None:
     assert bolt["sessions"]["failed_not_authorized"] == 1
     assert bolt["unlocks"]["requests"] == 1
     assert bolt["errors"]["faulted_status_notifications"] == 1
+    assert bolt["errors"]["authorization"] == {"count": 2, "attempts": 2, "percent": 100.0}
     for params in ({"station": "A-1"}, {"site_id": day.site_id}, {"tenant": "acme"}):
         assert_problem(await b_admin.get(SUMMARY, params={**day.period, **params}), 404)
     assert_problem(await admin.get(SUMMARY, params={"station": "NOPE"}), 404)

@@ -257,6 +257,9 @@ async def test_a_live_station_troubleshot_through_the_api(world: World) -> None:
                 ],
             )
         )
+        # a card we do not know: refused, and it counts as an authorization error
+        refused = await cp.call(call.Authorize(id_tag="UNKNOWN"))
+        assert refused.id_tag_info["status"] == "Invalid"
         cp.answers["UnlockConnector"] = "UnlockFailed"
         unlock = await admin.post(
             "/api/v1/stations/LIVE-1/commands/UnlockConnector", json={"connectorId": 2}
@@ -284,6 +287,10 @@ async def test_a_live_station_troubleshot_through_the_api(world: World) -> None:
         ]
         statuses = {c["connector_id"]: c["status"] for c in health["connectors"]}
         assert statuses == {0: "Available", 1: "Available", 2: "Faulted"}
+        summary = await admin.get("/api/v1/analytics/summary", params={"station": "LIVE-1"})
+        errors = summary.json()["errors"]
+        assert errors["authorization"] == {"count": 1, "attempts": 2, "percent": 50.0}
+        assert errors["authorization_statuses"] == {"Invalid": 1}
 
     # it comes back without rebooting: a reconnect, not a boot
     async with lib_charge_point(node.ws_url("LIVE-1"), "LIVE-1") as cp:

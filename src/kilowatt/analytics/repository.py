@@ -27,6 +27,7 @@ from kilowatt.stations.models import (
     Station,
     StatusNotificationRecord,
 )
+from kilowatt.tokens.models import AuthorizeAnswer
 from kilowatt.transactions.models import Transaction
 
 Ts = TypeVarTuple("Ts")
@@ -136,6 +137,20 @@ async def start_authorizations(
         .join(Station, Station.id == Transaction.station_id)
         .where(Transaction.start_timestamp >= start, Transaction.start_timestamp < end)
         .group_by(Transaction.start_auth_status),
+        scope,
+    )
+    return [(r[0], int(r[1])) for r in (await db.execute(query)).all()]
+
+
+async def authorize_answers(
+    db: AsyncSession, scope: Scope, start: datetime, end: datetime
+) -> Sequence[tuple[str, int]]:
+    """(idTagInfo status we answered, count) of the Authorize requests of the period."""
+    query = _scoped(
+        select(AuthorizeAnswer.status, func.count())
+        .join(Station, Station.id == AuthorizeAnswer.station_id)
+        .where(AuthorizeAnswer.at >= start, AuthorizeAnswer.at < end)
+        .group_by(AuthorizeAnswer.status),
         scope,
     )
     return [(r[0], int(r[1])) for r in (await db.execute(query)).all()]

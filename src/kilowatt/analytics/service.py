@@ -81,7 +81,10 @@ async def summary(db: AsyncSession, scope: Scope, period: Period, scope_out: Sco
     commands = await repository.command_counts(db, scope, start, end)
     sessions = await repository.session_counts(db, scope, start, end)
     completed = await repository.completed_figures(db, scope, start, end)
-    authorizations = await repository.start_authorizations(db, scope, start, end)
+    authorizations = [
+        *await repository.authorize_answers(db, scope, start, end),
+        *await repository.start_authorizations(db, scope, start, end),
+    ]
     not_authorized = await repository.sessions_not_authorized(db, scope, start, end)
     faulted = await repository.status_counts(db, scope, start, end, "Faulted")
 
@@ -95,7 +98,10 @@ async def summary(db: AsyncSession, scope: Scope, period: Period, scope_out: Sco
     requested = sum(states.values())
     decided = sum(states[s] for s in DECIDED_STATES)
     unlocks = sum(count for action, _, _, count in commands if action == UNLOCK)
-    refused = {status: n for status, n in authorizations if status != "Accepted"}
+    refused: Counter[str] = Counter()
+    for status, n in authorizations:
+        if status != "Accepted":
+            refused[status] += n
     attempts = command_figures.total
     auth_attempts = sum(n for _, n in authorizations)
     return Summary(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kilowatt.db import Base, UTCDateTime, utcnow
@@ -30,3 +30,17 @@ class Token(Base):
     # A group for tariffs, e.g. "members": a tariff assigned to a group applies to its tokens.
     token_group: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuthorizeAnswer(Base):
+    """An Authorize request of a station and the idTagInfo status we answered: the refused cards
+    that never become a transaction still count in the authorization error rate (analytics)."""
+
+    __tablename__ = "authorize_answers"
+    __table_args__ = (Index("ix_authorize_answers_station_at", "station_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
+    id_tag: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # Accepted / Blocked / Expired / Invalid / ...
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -7,6 +7,7 @@ from kilowatt.gateway.context import OcppContext
 from kilowatt.ocpp.v16 import enums
 from kilowatt.ocpp.v16 import messages as m
 from kilowatt.tokens import service
+from kilowatt.tokens.models import AuthorizeAnswer
 from kilowatt.tokens.service import Authorization
 
 
@@ -20,6 +21,11 @@ def id_tag_info(authorization: Authorization) -> m.IdTagInfo:
 
 async def authorize(ctx: OcppContext, req: m.AuthorizeRequest) -> m.AuthorizeResponse:
     authorization = await service.authorize(ctx.db, ctx.tenant_id, req.id_tag, ctx.now)
+    ctx.db.add(
+        AuthorizeAnswer(
+            station_id=ctx.station_id, id_tag=req.id_tag, status=authorization.status, at=ctx.now
+        )
+    )
     ctx.events.append(
         Event(
             "token.authorized" if authorization.status == "Accepted" else "token.refused",
