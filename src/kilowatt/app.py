@@ -29,6 +29,7 @@ from kilowatt.billing.service import BillingPolicy
 from kilowatt.commands import api as commands_api
 from kilowatt.commands.service import CommandService
 from kilowatt.config import Settings
+from kilowatt.dashboard import web
 from kilowatt.db import create_engine, session_factory
 from kilowatt.events import EventBus
 from kilowatt.gateway.registry import ConnectionRegistry
@@ -198,6 +199,8 @@ def create_app(
     app.include_router(analytics_api.router)
     app.include_router(metrics.router)
     app.include_router(live_api.router)
+    app.include_router(web.router)
+    app.mount("/static", web.assets(), name="static")
     return app
 
 

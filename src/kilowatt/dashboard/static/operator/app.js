@@ -1,0 +1,269 @@
+// The operator dashboard: sign-in, the frame (navigation, live indicator) and a router that loads
+// one page module per route from ./pages/. A page module exports
+//   default async function render(ctx)
+// with ctx = {root, api, live, me, params, query, navigate, subscribe, onCleanup, title}.
+// ctx.subscribe(pattern, callback) listens to the shared event stream until the page is left.
+
+import { createApi } from "/static/common/api.js";
+import { createLive } from "/static/common/live.js";
+import { clear, failure, field, h, spinner } from "/static/common/ui.js";
+
+const BASE = "/dashboard";
+const api = createApi("operator");
+let live = null;
+let me = null;
+let cleanups = [];
+
+const NAV = [
+  { section: "Network" },
+  { path: "/", label: "Overview" },
+  { path: "/stations", label: "Stations" },
+  { path: "/sessions", label: "Sessions" },
+  { path: "/analytics", label: "Analytics" },
+  { section: "Manage" },
+  { path: "/tariffs", label: "Tariffs" },
+  { path: "/tokens", label: "Tokens" },
+  { path: "/users", label: "Users" },
+  { path: "/api-keys", label: "API keys" },
+  { path: "/webhooks", label: "Webhooks" },
+];
+
+const ROUTES = [
+  [/^\/?$/, "overview"],
+  [/^\/stations\/?$/, "stations"],
+  [/^\/stations\/(?<id>[^/]+)\/?$/, "station"],
+  [/^\/sessions\/?$/, "sessions"],
+  [/^\/sessions\/(?<id>\d+)\/?$/, "session"],
+  [/^\/analytics\/?$/, "analytics"],
+  [/^\/tariffs\/?$/, "tariffs"],
+  [/^\/tokens\/?$/, "tokens"],
+  [/^\/users\/?$/, "users"],
+  [/^\/api-keys\/?$/, "api-keys"],
+  [/^\/webhooks\/?$/, "webhooks"],
+];
+
+const root = document.getElementById("root");
+
+function localPath() {
+  const path = location.pathname.startsWith(BASE) ? location.pathname.slice(BASE.length) : "/";
+  return path || "/";
+}
+
+export function navigate(path, { replace = false } = {}) {
+  const url = path.startsWith(BASE) ? path : `${BASE}${path}`;
+  if (replace) history.replaceState(null, "", url);
+  else history.pushState(null, "", url);
+  route();
+}
+
+function runCleanups() {
+  for (const cleanup of cleanups.splice(0)) {
+    try {
+      cleanup();
+    } catch (error) {
+      console.error(error);
+    }
+  }
+}
+
+// ---- sign-in --------------------------------------------------------------------------------
+function signIn(message) {
+  runCleanups();
+  live?.stop();
+  live = null;
+  me = null;
+  document.title = "Sign in · Kilowatt";
+  const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true });
+  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
+  const error = h("p", { class: "form-error", role: "alert" }, message || "");
+  const submit = h("button", { type: "submit", class: "button button-primary button-block" }, "Sign in");
+  const form = h(
+    "form",
+    {
+      onsubmit: async (event) => {
+        event.preventDefault();
+        submit.disabled = true;
+        error.textContent = "";
+        try {
+          await api.login(email.value.trim(), password.value);
+          const who = await api.get("me");
+          if (who.role === "driver") {
+            await api.logout({ quiet: true });
+            throw new Error("This is a driver account. Drivers charge from the app at /app/.");
+          }
+          await start();
+        } catch (failed) {
+          error.textContent = failed.status === 401 ? "Wrong e-mail or password." : failed.message;
+          submit.disabled = false;
+          password.focus();
+        }
+      },
+    },
+    field("E-mail", email),
+    field("Password", password),
+    error,
+    submit,
+  );
+  clear(
+    root,
+    h(
+      "main",
+      { class: "signin", id: "main" },
+      h(
+        "div",
+        { class: "card" },
+        h("a", { class: "brand", href: `${BASE}/` }, h("img", { src: "/static/common/icon.svg", alt: "" }), "Kilowatt"),
+        h("h1", {}, "Operator sign-in"),
+        h("p", { class: "tile-sub" }, "Sign in with your operator account to run your charging network."),
+        form,
+      ),
+    ),
+  );
+  email.focus();
+}
+
+// ---- the frame ------------------------------------------------------------------------------
+let frame = null;
+
+function buildFrame() {
+  const liveDot = h("span", { class: "live-dot", "aria-hidden": "true" });
+  const liveText = h("span", {}, "connecting");
+  const content = h("main", { class: "content", id: "main", tabindex: "-1" });
+  const nav = h(
+    "nav",
+    { class: "nav", "aria-label": "Main" },
+    NAV.map((item) =>
+      item.section
+        ? h("div", { class: "nav-section", role: "presentation" }, item.section)
+        : h("a", { href: `${BASE}${item.path === "/" ? "/" : item.path}`, "data-path": item.path }, item.label),
+    ),
+  );
+  const shell = h(
+    "div",
+    { class: "shell" },
+    h(
+      "aside",
+      { class: "sidebar" },
+      h("a", { class: "brand", href: `${BASE}/` }, h("img", { src: "/static/common/icon.svg", alt: "" }), "Kilowatt"),
+      nav,
+    ),
+    h(
+      "div",
+      { class: "main" },
+      h(
+        "header",
+        { class: "topbar" },
+        h(
+          "button",
+          {
+            class: "button menu-button",
+            type: "button",
+            "aria-label": "Menu",
+            onclick: () => shell.classList.toggle("menu-open"),
+          },
+          "☰",
+        ),
+        h("span", { class: "live", "data-testid": "live-state" }, liveDot, liveText),
+        h(
+          "span",
+          { class: "button-row" },
+          h("span", { class: "who" }, me.user ? `${me.user.name || me.user.email} · ${me.role}` : me.role),
+          h("button", { class: "button button-small", type: "button", onclick: () => api.logout() }, "Sign out"),
+        ),
+      ),
+      content,
+    ),
+  );
+  live.onState((state) => {
+    liveDot.className = `live-dot ${state}`;
+    liveText.textContent = state === "live" ? "Live" : state;
+  });
+  clear(root, shell);
+  frame = { shell, nav, content };
+}
+
+function markNav(path) {
+  for (const link of frame.nav.querySelectorAll("a")) {
+    const target = link.dataset.path;
+    const current = target === "/" ? path === "/" : path === target || path.startsWith(`${target}/`);
+    if (current) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+async function route() {
+  if (!me) return;
+  runCleanups();
+  const path = localPath();
+  frame.shell.classList.remove("menu-open");
+  markNav(path);
+  const content = frame.content;
+  let match = null;
+  let name = null;
+  for (const [pattern, page] of ROUTES) {
+    match = path.match(pattern);
+    if (match) {
+      name = page;
+      break;
+    }
+  }
+  if (!name) {
+    clear(content, h("h1", {}, "Not found"), h("p", {}, "There is no such page."), h("a", { href: `${BASE}/` }, "Back to the overview"));
+    return;
+  }
+  clear(content, spinner());
+  const ctx = {
+    root: content,
+    api,
+    live,
+    me,
+    params: Object.fromEntries(Object.entries(match.groups || {}).map(([k, v]) => [k, decodeURIComponent(v)])),
+    query: new URLSearchParams(location.search),
+    navigate,
+    onCleanup: (fn) => cleanups.push(fn),
+    subscribe: (pattern, callback) => cleanups.push(live.on(pattern, callback)),
+    onResync: (callback) => cleanups.push(live.onResync(callback)),
+    title: (text) => (document.title = `${text} · Kilowatt`),
+  };
+  try {
+    const module = await import(`./pages/${name}.js`);
+    if (localPath() !== path) return; // navigated away while loading
+    clear(content);
+    await module.default(ctx);
+  } catch (error) {
+    console.error(error);
+    clear(content, failure(error, () => route()));
+  }
+}
+
+async function start() {
+  try {
+    me = await api.get("me");
+  } catch (error) {
+    if (error.status === 401 || error.status === 403) return signIn();
+    clear(root, failure(error, () => start()));
+    return;
+  }
+  if (me.role === "driver") {
+    await api.logout({ quiet: true });
+    return signIn();
+  }
+  live = createLive(api);
+  buildFrame();
+  live.start();
+  await route();
+}
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest?.("a[href]");
+  if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  const url = new URL(link.href, location.href);
+  if (url.origin !== location.origin || !url.pathname.startsWith(BASE) || link.target || link.hasAttribute("download")) return;
+  event.preventDefault();
+  navigate(url.pathname + url.search);
+});
+window.addEventListener("popstate", () => route());
+api.onSignedOut((reason) => signIn(reason === "expired" ? "Your sign-in has expired; please sign in again." : ""));
+
+if (api.signedIn()) start();
+else signIn();
