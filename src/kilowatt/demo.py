@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 import signal
 import sys
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import func, select
 
 from kilowatt.app import Server, create_app, uvicorn_config
+from kilowatt.auth.passwords import hash_password_async
 from kilowatt.auth.principal import Role
 from kilowatt.billing.models import Tariff, TariffAssignment
 from kilowatt.billing.service import scope_key
@@ -62,18 +66,44 @@ DEMO_TARIFF = {
 }
 
 
-async def _seed(node: Any, tags: list[str]) -> dict[str, str]:
-    """Demo cards owned by a demo driver, and an admin; their passwords on first run only."""
+def _logins_file(settings: Settings) -> Path:
+    return settings.data_dir / "demo-logins.json"
+
+
+def _remembered_logins(settings: Settings) -> dict[str, str]:
+    """The demo users' generated passwords, kept (owner-readable only) in the data directory so
+    that every run of the demo can say how to sign in to the dashboard and the driver app."""
+    try:
+        found = json.loads(_logins_file(settings).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def _remember_logins(settings: Settings, logins: dict[str, str]) -> None:
+    path = _logins_file(settings)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps(logins, indent=2) + "\n")
+
+
+async def _seed(node: Any, tags: list[str], known: dict[str, str]) -> dict[str, str]:
+    """Demo cards owned by a demo driver, and an admin; the passwords generated for them (a
+    demo user whose password is not ``known`` gets a new one)."""
     created: dict[str, str] = {}
     async with node.sessions() as db:
         tenant = await tenants.default_tenant(db)
         for email, role in ((DEMO_ADMIN, Role.ADMIN), (DEMO_DRIVER, Role.DRIVER)):
-            if await user_repository.user_by_email(db, email) is None:
+            user = await user_repository.user_by_email(db, email)
+            if user is None:
                 password = secrets.token_urlsafe(12)
                 await users.create_user(
                     db, email=email, password=password, role=role, tenant_id=tenant.id
                 )
                 created[email] = password
+            elif email not in known:
+                created[email] = secrets.token_urlsafe(12)
+                user.password_hash = await hash_password_async(created[email])
         driver = await user_repository.user_by_email(db, DEMO_DRIVER)
         assert driver is not None
         for tag in tags:
@@ -167,17 +197,17 @@ async def run_demo(settings: Settings, *, stations: int, duration: float | None)
     port = server.port
     node = app.state.kilowatt
     tags = demo_tags(stations)
-    created = await _seed(node, tags)
-    credentials = (
-        "".join(
-            f"  {'operator' if email == DEMO_ADMIN else 'driver  '} login  {email} / {password}\n"
-            for email, password in created.items()
-        )
-        or f"  logins          {DEMO_ADMIN} and {DEMO_DRIVER} (passwords were printed on the first run)\n"
+    known = _remembered_logins(settings)
+    logins = {**known, **await _seed(node, tags, known)}
+    _remember_logins(settings, logins)
+    credentials = "".join(
+        f"  {'operator' if email == DEMO_ADMIN else 'driver  '} login  {email} / {logins[email]}\n"
+        for email in (DEMO_ADMIN, DEMO_DRIVER)
     )
     base = f"http://{settings.host}:{port}"
     print(
         "\nKilowatt is running.\n"
+        f"  dashboard       {base}/dashboard/   (operator login below)\n"
         f"  OCPP endpoint   ws://{settings.host}:{port}/ocpp/<charge_point_id>  (ocpp1.6)\n"
         f"  API             {base}/docs   (X-API-Key: {settings.admin_api_key})\n"
         f"  database        {settings.effective_database_url}\n"
@@ -212,7 +242,9 @@ async def run_demo(settings: Settings, *, stations: int, duration: float | None)
     )
     evse = await _evse_ids(node, APP_STATION)
     print(
-        f"  driver API      {APP_STATION} is left free for you: EVSE ids {', '.join(evse)}\n",
+        f"  driver API      {APP_STATION} is left free for you: EVSE ids {', '.join(evse)}\n"
+        f"  driver web app  {base}/app/start?evse={quote(evse[0], safe='')}   (its QR code's link;"
+        " driver login above)\n",
         flush=True,
     )
     stop = asyncio.Event()
