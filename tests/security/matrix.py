@@ -327,6 +327,13 @@ TABLE: tuple[Case, ...] = (
     Case("GET", "/docs/oauth2-redirect", INFRA, at("/docs/oauth2-redirect")),
     Case("GET", "/redoc", INFRA, at("/redoc")),
     Case("GET", "/health", INFRA, at("/health")),
+    # ---- the web apps (issue 6): static pages; what they show comes from the API -----------
+    Case("GET", "/", public(307, credentials="ignored"), at("/")),
+    Case("GET", "/dashboard", INFRA, at("/dashboard")),
+    Case("GET", "/dashboard/{path:path}", INFRA, at("/dashboard/stations/CP-1")),
+    Case("GET", "/app", INFRA, at("/app")),
+    Case("GET", "/app/{path:path}", INFRA, at("/app/start?evse=DE*KWT*E1*1")),
+    Case("MOUNT", "/static", None, covered_by="test_assets_are_served_and_missing_ones_are_404"),
     Case(
         "WEBSOCKET",
         "/ocpp/{charge_point_id}",

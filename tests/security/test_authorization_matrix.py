@@ -18,6 +18,7 @@ import httpx
 import pytest
 import pytest_asyncio
 import websockets
+from starlette.routing import Mount
 
 from security.callers import CALLERS
 from security.matrix import TABLE, Case, build, expected_statuses
@@ -48,6 +49,9 @@ def live_routes(world: World) -> set[tuple[str, str]]:
     """(method, path) of every route the node serves; HEAD is GET's, WebSockets are WEBSOCKET."""
     served: set[tuple[str, str]] = set()
     for route in routes(world.server.app):
+        if isinstance(getattr(route, "original_route", route), Mount):  # static files
+            served.add(("MOUNT", route.path))
+            continue
         methods = getattr(route, "methods", None)
         if methods is None:  # a WebSocket route
             served.add(("WEBSOCKET", route.path))
