@@ -29,6 +29,7 @@ from kilowatt.sessions.seed_api import (
 )
 from kilowatt.sessions.service import SessionRefused
 from kilowatt.sessions.views import gun_status_view, session_view
+from kilowatt.stations import repository as stations
 
 router = APIRouter(prefix="/api/v1", tags=["sessions"])
 
@@ -183,20 +184,30 @@ async def list_sessions(
     ),
     since: AwareDatetime | None = Query(None, alias="from"),
     until: AwareDatetime | None = Query(None, alias="to"),
+    station: str | None = Query(
+        None, min_length=1, max_length=255, description="only this station's (its charge point id)"
+    ),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> Page:
     """Sessions the caller may see, newest first: a driver's own, an operator's tenant's."""
     _allow(caller, "sessions:read")
     sessions = controller(request)
-    query = service.listing(
-        tenant_id=caller.tenant_id,
-        user_id=caller.user_id if caller.is_driver else None,
-        state=state,
-        since=since,
-        until=until,
-    )
     async with sessions.sessions() as db:
+        station_id = None
+        if station is not None:
+            found = await stations.visible_station(db, station, caller.tenant_id)
+            if found is None:
+                raise Problem(404, "Station not found", f"no station {station!r}")
+            station_id = found.id
+        query = service.listing(
+            tenant_id=caller.tenant_id,
+            user_id=caller.user_id if caller.is_driver else None,
+            state=state,
+            since=since,
+            until=until,
+            station_id=station_id,
+        )
         rows, total = await service.page(db, query, limit=limit, offset=offset)
         items = [await session_view(db, sessions, s, live=s.state == "active") for s in rows]
     return Page(items=items, total=total, limit=limit, offset=offset)

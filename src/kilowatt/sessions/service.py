@@ -116,6 +116,7 @@ def listing(
     state: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    station_id: int | None = None,
 ) -> Select[ChargingSession]:
     """The sessions a caller may see (a driver: own; an operator: the tenant), newest first."""
     query = select(ChargingSession)
@@ -129,6 +130,8 @@ def listing(
         query = query.where(ChargingSession.requested_at >= since)
     if until is not None:
         query = query.where(ChargingSession.requested_at < until)
+    if station_id is not None:
+        query = query.where(ChargingSession.station_id == station_id)
     return query.order_by(ChargingSession.requested_at.desc(), ChargingSession.id.desc())
 
 
