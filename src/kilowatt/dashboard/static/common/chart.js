@@ -45,7 +45,8 @@ export function lineChart({ title, series, format = (v) => String(v), height = 2
     figure.append(Object.assign(document.createElement("p"), { className: "chart-empty", textContent: "No data yet." }));
     return figure;
   }
-  const times = all.map((p) => new Date(p[0]).getTime());
+  // the time axis spans every point given, empty buckets included: the period asked for
+  const times = series.flatMap((s) => s.points.map((p) => new Date(p[0]).getTime()));
   let t0 = Math.min(...times);
   let t1 = Math.max(...times);
   if (t1 === t0) t1 = t0 + 60_000;
