@@ -13,6 +13,7 @@ from kilowatt.sessions import service
 from kilowatt.sessions.controller import ChargingSessions, Place, evse_id
 from kilowatt.sessions.models import ChargingSession
 from kilowatt.stations.models import Station
+from kilowatt.tenants.models import Site, Tenant
 from kilowatt.transactions.models import Transaction
 
 
@@ -68,6 +69,8 @@ async def gun_status_view(
     db: AsyncSession, controller: ChargingSessions, place: Place
 ) -> dict[str, Any]:
     can_start, message = await controller.can_start(db, place)
+    tenant = await db.get(Tenant, place.station.tenant_id)
+    site = await db.get(Site, place.station.site_id) if place.station.site_id else None
     return {
         "chargingGunId": place.connector.id,
         "evseId": controller.evse_id(place),
@@ -79,6 +82,11 @@ async def gun_status_view(
         "canStart": can_start,
         "message": message,
         "statusAt": _iso(place.connector.status_at),
+        # Who runs the charger and where: the app registers a driver with this operator.
+        "operator": None
+        if tenant is None
+        else {"tenantId": tenant.id, "slug": tenant.slug, "name": tenant.name},
+        "site": None if site is None else {"name": site.name, "address": site.address},
         # The ad-hoc price, VAT included, before the driver starts (EU AFIR).
         "price": price_view(
             await billing.applicable_tariff(db, place.station, place.connector.connector_id, None),
