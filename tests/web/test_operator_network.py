@@ -304,3 +304,25 @@ async def test_an_admin_adds_a_station_and_a_tablet_gets_a_menu(web: Web) -> Non
     await expect(page.get_by_test_id("alerts")).to_contain_text("WEB-NEW has never connected")
     await expect(nav).not_to_be_in_viewport()
     await shot(page, "operator-overview-tablet")
+
+
+async def test_a_connectors_qr_code_opens_the_driver_app(web: Web) -> None:
+    """The sticker for a charger: the QR code of a connector, shown and downloadable."""
+    world = web.world
+    await _station(world, "WEB-QR", connectors=1)
+    page = await web.operator("a_viewer")  # reading is enough to print stickers
+    await page.goto("/dashboard/stations/WEB-QR")
+    await page.get_by_test_id("connector-1").get_by_role("button", name="QR code").click()
+    sticker = page.get_by_role("dialog", name="QR code · connector 1")
+    image = sticker.get_by_role("img")
+    await expect(image).to_have_attribute("alt", re.compile(r"/app/start\?evse=DE\*KWT\*E\d+\*1$"))
+    assert await image.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
+    link = sticker.locator("a[href*='/app/start?evse=']")
+    target = await link.get_attribute("href")
+    assert target is not None and target.startswith(world.server.node.settings.public_url)
+    await expect(sticker.get_by_role("link", name="Download PNG")).to_have_attribute(
+        "download", re.compile(r"^DE\*KWT\*E\d+\*1\.png$")
+    )
+    await shot(page, "operator-connector-qr")
+    await sticker.get_by_role("button", name="Close").click()
+    await expect(sticker).to_be_hidden()

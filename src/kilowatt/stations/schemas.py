@@ -38,6 +38,9 @@ class StationUpdate(BaseModel):
 class ConnectorOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    id: int = Field(
+        description="the gun id: the connector's reference in the driver API and its QR code"
+    )
     connector_id: int
     status: str
     error_code: str

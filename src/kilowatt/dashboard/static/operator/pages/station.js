@@ -1,7 +1,7 @@
 // One station: its details and live status, connectors with their current charging, health,
 // every OCPP command with a form, its configuration keys and its OCPP message log.
 
-import { badge, clear, dateTime, empty, failure, h, kw, kwh, spinner, table, time, toast } from "/static/common/ui.js";
+import { badge, clear, dateTime, dialog, empty, failure, h, kw, kwh, spinner, table, time, toast } from "/static/common/ui.js";
 import { createTracker, groupedButtons, openCommand, stateBadge } from "./network-commands.js";
 import {
   BASE,
@@ -230,8 +230,9 @@ export default async function render(ctx) {
             { type: "button", class: "button button-small", onclick: () => openCommand(page, "ChangeAvailability", { connectorId: c.connector_id }) },
             c.status === "Unavailable" ? "Make available" : "Make unavailable",
           ),
+          qrButton(c),
         )
-      : null;
+      : h("div", { class: "button-row" }, qrButton(c));
     return h(
       "article",
       { class: `nw-connector nw-connector-${(c.status || "unknown").toLowerCase()}${offline ? " nw-connector-stale" : ""}`, "aria-labelledby": `connector-${c.connector_id}-title`, "data-testid": `connector-${c.connector_id}` },
@@ -252,6 +253,38 @@ export default async function render(ctx) {
       !faulted && c.info && h("p", { class: "tile-sub" }, c.info),
       charging,
       actions,
+    );
+  }
+
+  // The sticker for the charger: its QR code opens the driver app's start page.
+  function qrButton(c) {
+    return h(
+      "button",
+      {
+        type: "button",
+        class: "button button-small",
+        onclick: async () => {
+          const info = await ctx.api.get(`connectors/${c.id}`);
+          const base = `/api/v1/connectors/${c.id}`;
+          await dialog(
+            `QR code · connector ${c.connector_id}`,
+            h(
+              "div",
+              { class: "nw-qr" },
+              h("img", { src: `${base}/qr.svg`, alt: `QR code opening ${info.startUrl}`, width: 240, height: 240 }),
+              h("p", {}, "EVSE id ", h("code", {}, info.evseId)),
+              h("p", { class: "tile-sub" }, "Opens ", h("a", { href: info.startUrl, target: "_blank", rel: "noopener" }, info.startUrl)),
+              h(
+                "div",
+                { class: "button-row" },
+                h("a", { class: "button button-small", href: `${base}/qr.svg`, download: `${info.evseId}.svg` }, "Download SVG"),
+                h("a", { class: "button button-small", href: `${base}/qr.png`, download: `${info.evseId}.png` }, "Download PNG"),
+              ),
+            ),
+          );
+        },
+      },
+      "QR code",
     );
   }
 
