@@ -4,6 +4,8 @@
 import { barChart, lineChart } from "/static/common/chart.js";
 import { badge, clear, duration, empty, failure, field, h, kwh, spinner } from "/static/common/ui.js";
 import { can, dayAfter, dayStart, dayValue, daysAgo, pageHeader, percent, scopePage, section, select } from "./manage-kit.js";
+import { confirmDialog, formDialog, sectionWith } from "./manage-kit.js"; // outage exclusions
+import { dateTime, toast } from "/static/common/ui.js"; // outage exclusions
 
 const PERIODS = [
   ["1", "Last 24 hours"],
@@ -113,13 +115,14 @@ export default async function render(ctx) {
     const bucket = spanHours <= 72 ? "hour" : "day";
     const series = (metric) => api.get("analytics/timeseries", { ...scope, metric, bucket });
     try {
-      const [summary, sessions, completed, energy, success, uptime] = await Promise.all([
+      const [summary, sessions, completed, energy, success, uptime, exclusions] = await Promise.all([
         summaryAllowed ? api.get("analytics/summary", scope) : null,
         summaryAllowed ? series("sessions") : null,
         summaryAllowed ? series("completed_sessions") : null,
         summaryAllowed ? series("energy_wh") : null,
         summaryAllowed ? series("command_success_percent") : null,
         api.get("analytics/uptime", { ...scope, limit: 200 }),
+        api.get("analytics/exclusions", { ...scope, limit: 200 }),
       ]);
       if (mine !== serial) return;
       clear(
@@ -157,6 +160,7 @@ export default async function render(ctx) {
           : null,
         summary ? commandsCard(summary) : null,
         uptimeCard(uptime),
+        exclusionsCard(ctx, exclusions, { from, to, station: state.station }, () => load()),
       );
     } catch (error) {
       if (mine === serial) clear(host, failure(error, () => load()));
@@ -280,7 +284,7 @@ function uptimeCard(page) {
               h(
                 "tr",
                 {},
-                ["Station", "Connector", "NEVI uptime", "CEC uptime", "Outage", "Offline", "Faulted / unavailable", "Excluded (NEVI)"].map((label, i) => h("th", { scope: "col", class: i >= 2 ? "num" : undefined }, label)),
+                ["Station", "Connector", "NEVI uptime", "CEC uptime", "Outage", "Offline", "Faulted / unavailable", "Excluded (NEVI)", "Excluded (CEC)"].map((label, i) => h("th", { scope: "col", class: i >= 2 ? "num" : undefined }, label)),
               ),
             ),
             h(
@@ -298,6 +302,7 @@ function uptimeCard(page) {
                   h("td", { class: "num" }, minutes(u.offline_minutes)),
                   h("td", { class: "num" }, minutes(u.status_outage_minutes)),
                   h("td", { class: "num" }, minutes(u.nevi.excluded_minutes)),
+                  h("td", { class: "num" }, minutes(u.cec.excluded_minutes)),
                 ),
               ),
             ),
@@ -320,4 +325,156 @@ function round(value) {
 function bucketLabel(iso, bucket) {
   const d = new Date(iso);
   return bucket === "hour" ? d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }) : d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+}
+
+// ---- outage exclusions (GET/POST /api/v1/analytics/exclusions, DELETE …/{id}) ----------------------
+// What each reason is, and which rule excludes it (docs/analytics.md, "Excluded outage").
+const REASONS = [
+  ["utility", "Utility outage", "Electric utility service interruption, grid power loss.", "Excluded by NEVI and CEC.", "NEVI · CEC"],
+  ["vehicle_fault", "Vehicle fault", "The port could not charge because of the vehicle.", "Excluded by NEVI only: it counts as outage under CEC.", "NEVI only"],
+  ["vandalism", "Vandalism", "Damage to the station by someone else.", "Excluded by NEVI; CEC excludes at most 10 days per incident (one exclusion is one incident).", "NEVI · CEC ≤ 10 days"],
+  ["natural_disaster", "Natural disaster", "Flood, fire, storm, earthquake and the like.", "Excluded by NEVI and CEC.", "NEVI · CEC"],
+  ["maintenance", "Scheduled maintenance", "Planned maintenance or upgrades.", "Excluded by NEVI; CEC excludes at most 72 hours per connector per calendar year.", "NEVI · CEC ≤ 72 h/year"],
+  ["closed_hours", "Closed hours", "Outside the station's hours of operation, not open to the public.", "Excluded by NEVI only: it counts as outage under CEC.", "NEVI only"],
+];
+const REASON = Object.fromEntries(REASONS.map(([id, label, what, rule, short]) => [id, { label, what, rule, short }]));
+
+// <input type="datetime-local"> value of a Date (local time, to the minute)
+function localValue(date) {
+  const d = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 16);
+}
+
+function exclusionsCard(ctx, page, scope, reload) {
+  const mayWrite = can(ctx, "stations:write");
+  const items = page.items;
+  const add = mayWrite && h("button", { type: "button", class: "button button-small button-primary", onclick: () => addExclusion(ctx, scope, reload) }, "Add exclusion");
+  const columns = ["Station", "Connector", "From", "To", "Duration", "Reason", "Excluded by", "Note", "By"];
+  return sectionWith(
+    "Outage exclusions",
+    add,
+    h("p", { class: "tile-sub" }, "Outages outside the operator's control, declared here, are not counted against uptime (only outage inside an exclusion is excluded). Exclusions overlapping the period are listed."),
+    items.length
+      ? h(
+          "div",
+          { class: "table-wrap" },
+          h(
+            "table",
+            { "data-testid": "exclusions" },
+            h("thead", {}, h("tr", {}, columns.map((label) => h("th", { scope: "col" }, label)), mayWrite && h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
+            h(
+              "tbody",
+              {},
+              items.map((x) => {
+                const reason = REASON[x.reason] || { label: x.reason, short: "–", rule: "" };
+                return h(
+                  "tr",
+                  {},
+                  h("td", {}, h("a", { href: `/dashboard/stations/${encodeURIComponent(x.station)}`, class: "mono" }, x.station)),
+                  h("td", {}, x.connector_id == null ? "All" : String(x.connector_id)),
+                  h("td", { class: "nowrap" }, dateTime(x.from)),
+                  h("td", { class: "nowrap" }, dateTime(x.to)),
+                  h("td", { class: "nowrap" }, duration((Date.parse(x.to) - Date.parse(x.from)) / 1000)),
+                  h("td", {}, badge(reason.label, "info")),
+                  h("td", { class: "nowrap", title: reason.rule }, reason.short),
+                  h("td", { class: "st-note" }, x.note || h("span", { class: "muted" }, "–")),
+                  h("td", {}, x.created_by || "–"),
+                  mayWrite &&
+                    h(
+                      "td",
+                      { class: "actions" },
+                      h(
+                        "button",
+                        {
+                          type: "button",
+                          class: "button button-small",
+                          "aria-label": `Delete the exclusion of ${x.station} from ${dateTime(x.from)}`,
+                          onclick: async () => {
+                            const ok = await confirmDialog("Delete this exclusion?", `The outage of ${x.station} from ${dateTime(x.from)} to ${dateTime(x.to)} counts against uptime again.`, { confirmLabel: "Delete exclusion" });
+                            if (!ok) return;
+                            try {
+                              await ctx.api.del(`analytics/exclusions/${x.id}`);
+                              toast("Exclusion deleted", "ok");
+                              reload();
+                            } catch (error) {
+                              toast(error.message, "bad");
+                            }
+                          },
+                        },
+                        "Delete",
+                      ),
+                    ),
+                );
+              }),
+            ),
+          ),
+        )
+      : empty("No exclusions in this period.", mayWrite ? "Add one for a grid outage, vandalism, maintenance…" : null),
+    page.total > items.length ? h("p", { class: "tile-sub" }, `Showing ${items.length} of ${page.total} exclusions.`) : null,
+  );
+}
+
+async function addExclusion(ctx, scope, reload) {
+  let stations = [];
+  try {
+    stations = (await ctx.api.get("stations", { limit: 200 })).items.map((s) => s.charge_point_id).sort();
+  } catch {
+    stations = [];
+  }
+  const station = h("select", { name: "station", required: true }, stations.map((cp) => h("option", { value: cp, selected: cp === scope.station }, cp)));
+  const connector = h("select", { name: "connector" }, h("option", { value: "" }, "All connectors"));
+  async function loadConnectors() {
+    clear(connector, h("option", { value: "" }, "All connectors"));
+    if (!station.value) return;
+    try {
+      const page = await ctx.api.get(`stations/${encodeURIComponent(station.value)}/connectors`, { limit: 200 });
+      for (const c of page.items.filter((c) => c.connector_id > 0)) connector.append(h("option", { value: c.connector_id }, `Connector ${c.connector_id}`));
+    } catch {
+      // all connectors stays possible
+    }
+  }
+  station.addEventListener("change", loadConnectors);
+  loadConnectors();
+  const now = new Date();
+  now.setSeconds(0, 0);
+  const start = h("input", { type: "datetime-local", name: "from", required: true, value: localValue(new Date(now.getTime() - 3600_000)) });
+  const end = h("input", { type: "datetime-local", name: "to", required: true, value: localValue(now) });
+  const reason = h("select", { name: "reason", required: true }, REASONS.map(([id, label]) => h("option", { value: id }, label)));
+  const explain = h("p", { class: "hint st-reason-hint", "aria-live": "polite" });
+  const paintReason = () => {
+    const r = REASON[reason.value];
+    clear(explain, r.what, " ", h("strong", {}, r.rule));
+  };
+  reason.addEventListener("change", paintReason);
+  paintReason();
+  const note = h("textarea", { name: "note", rows: 2, maxlength: 2000, placeholder: "e.g. grid outage, utility ticket 4711" });
+  const reasonField = field("Reason", reason);
+  reasonField.append(explain);
+  const created = await formDialog(
+    "Add an outage exclusion",
+    [
+      stations.length ? null : h("p", { class: "notice notice-warn" }, "There are no stations to exclude outage of."),
+      h("div", { class: "st-form-2" }, field("Station", station), field("Connector", connector)),
+      h("div", { class: "st-form-2" }, field("From", start), field("To", end)),
+      reasonField,
+      field("Note (optional)", note, "Evidence: a ticket number, a police report…"),
+    ],
+    {
+      submitLabel: "Add exclusion",
+      submit: async () => {
+        if (!start.value || !end.value) throw new Error("Give the start and the end of the outage.");
+        return ctx.api.post("analytics/exclusions", {
+          station: station.value,
+          connector_id: connector.value ? Number(connector.value) : null,
+          from: new Date(start.value).toISOString(),
+          to: new Date(end.value).toISOString(),
+          reason: reason.value,
+          note: note.value.trim() || null,
+        });
+      },
+    },
+  );
+  if (!created) return;
+  toast("Exclusion added: uptime recomputed", "ok");
+  reload();
 }

@@ -17,6 +17,7 @@ import {
   refreshRelative,
   relative,
 } from "./network-kit.js";
+import { stationSettings } from "./station-settings.js"; // settings (stations:write)
 
 const TABS = [
   ["status", "Status"],
@@ -127,7 +128,10 @@ export default async function render(ctx) {
     }
   }
 
-  ctx.root.append(header, page.tracker.element, tablist, ...Object.values(panels));
+  // ---- settings (station-settings.js): a banner while not accepted, a card, max power ---------
+  const settings = stationSettings(ctx, { cp, station: () => data.station, tracker: page.tracker, reload: () => reloadStation() });
+
+  ctx.root.append(header, settings.banner, page.tracker.element, tablist, ...Object.values(panels));
 
   // ---- status: details, connectors, health --------------------------------------------------
   const details = h("div");
@@ -136,6 +140,7 @@ export default async function render(ctx) {
   panels.status.append(
     card("Connectors", connectorsBox, { id: "connectors" }),
     h("div", { class: "grid grid-2" }, card("Details", details, { id: "details" }), card("Health, last 7 days", healthBox, { id: "health" })),
+    ...(settings.card ? [settings.card] : []),
   );
 
   function paintHeader() {
@@ -231,8 +236,9 @@ export default async function render(ctx) {
             c.status === "Unavailable" ? "Make available" : "Make unavailable",
           ),
           qrButton(c),
+          settings.maxPowerButton(c),
         )
-      : h("div", { class: "button-row" }, qrButton(c));
+      : h("div", { class: "button-row" }, qrButton(c), settings.maxPowerButton(c));
     return h(
       "article",
       { class: `nw-connector nw-connector-${(c.status || "unknown").toLowerCase()}${offline ? " nw-connector-stale" : ""}`, "aria-labelledby": `connector-${c.connector_id}-title`, "data-testid": `connector-${c.connector_id}` },
@@ -393,6 +399,7 @@ export default async function render(ctx) {
     paintHeader();
     paintDetails();
     paintConnectors();
+    settings.paint();
   }
 
   // ---- commands -----------------------------------------------------------------------------
