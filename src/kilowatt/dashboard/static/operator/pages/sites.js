@@ -12,7 +12,7 @@ export default async function render(ctx) {
   let sites = [];
   let stations = [];
 
-  const count = h("p", { class: "tile-sub", role: "status", "aria-live": "polite" });
+  const count = h("p", { class: "tile-sub st-count", role: "status", "aria-live": "polite" });
   const body = h("div", { class: "st-sites" });
   const unplaced = h("div");
   ctx.root.append(
