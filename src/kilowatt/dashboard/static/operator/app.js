@@ -55,7 +55,7 @@ export function navigate(path, { replace = false } = {}) {
   const url = path.startsWith(BASE) ? path : `${BASE}${path}`;
   if (replace) history.replaceState(null, "", url);
   else history.pushState(null, "", url);
-  route();
+  return route();
 }
 
 function runCleanups() {
@@ -140,12 +140,33 @@ function buildFrame() {
         : h("a", { href: `${BASE}${item.path === "/" ? "/" : item.path}`, "data-path": item.path }, item.label),
     ),
   );
+  const menuButton = h(
+    "button",
+    {
+      class: "button menu-button",
+      type: "button",
+      "aria-label": "Menu",
+      "aria-expanded": "false",
+      "aria-controls": "sidebar",
+      onclick: () => setMenu(!shell.classList.contains("menu-open")),
+    },
+    "☰",
+  );
   const shell = h(
     "div",
-    { class: "shell" },
+    {
+      class: "shell",
+      // Escape closes the menu and gives the focus back to its button
+      onkeydown: (event) => {
+        if (event.key === "Escape" && shell.classList.contains("menu-open")) {
+          setMenu(false);
+          menuButton.focus();
+        }
+      },
+    },
     h(
       "aside",
-      { class: "sidebar" },
+      { class: "sidebar", id: "sidebar" },
       h("a", { class: "brand", href: `${BASE}/` }, h("img", { src: "/static/common/icon.svg", alt: "" }), "Kilowatt"),
       nav,
     ),
@@ -155,16 +176,7 @@ function buildFrame() {
       h(
         "header",
         { class: "topbar" },
-        h(
-          "button",
-          {
-            class: "button menu-button",
-            type: "button",
-            "aria-label": "Menu",
-            onclick: () => shell.classList.toggle("menu-open"),
-          },
-          "☰",
-        ),
+        menuButton,
         h("span", { class: "live", "data-testid": "live-state" }, liveDot, liveText),
         h(
           "span",
@@ -180,8 +192,12 @@ function buildFrame() {
     liveDot.className = `live-dot ${state}`;
     liveText.textContent = state === "live" ? "Live" : state;
   });
+  function setMenu(open) {
+    shell.classList.toggle("menu-open", open);
+    menuButton.setAttribute("aria-expanded", String(open));
+  }
   clear(root, shell);
-  frame = { shell, nav, content };
+  frame = { shell, nav, content, setMenu };
 }
 
 function markNav(path) {
@@ -197,7 +213,7 @@ async function route() {
   if (!me) return;
   runCleanups();
   const path = localPath();
-  frame.shell.classList.remove("menu-open");
+  frame.setMenu(false);
   markNav(path);
   const content = frame.content;
   let match = null;
@@ -210,6 +226,7 @@ async function route() {
     }
   }
   if (!name) {
+    document.title = "Not found · Kilowatt";
     clear(content, h("h1", {}, "Not found"), h("p", {}, "There is no such page."), h("a", { href: `${BASE}/` }, "Back to the overview"));
     return;
   }
@@ -262,7 +279,11 @@ document.addEventListener("click", (event) => {
   const url = new URL(link.href, location.href);
   if (url.origin !== location.origin || !url.pathname.startsWith(BASE) || link.target || link.hasAttribute("download")) return;
   event.preventDefault();
-  navigate(url.pathname + url.search);
+  // A link of the menu: the new page's content takes the focus (the menu may close under it).
+  const fromMenu = Boolean(frame?.shell.querySelector(".sidebar")?.contains(link));
+  navigate(url.pathname + url.search).then(() => {
+    if (fromMenu && frame && !frame.content.contains(document.activeElement)) frame.content.focus({ preventScroll: true });
+  });
 });
 window.addEventListener("popstate", () => route());
 api.onSignedOut((reason) => signIn(reason === "expired" ? "Your sign-in has expired; please sign in again." : ""));
