@@ -15,13 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from api.api_kit import PASSWORD, World
 
 ARTIFACTS = Path(
     os.environ.get("KILOWATT_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")
 )
+# How long a page may take to show what a test expects (Playwright's default is 5 s): CI shares
+# two cores with everything else, and a page that loads seven analytics queries on a busy
+# machine must not fail for that. A page that never shows it still fails.
+EXPECT_TIMEOUT_MS = 20_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -85,7 +91,7 @@ class Web:
             locale="en-GB",
             timezone_id="UTC",
         )
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(EXPECT_TIMEOUT_MS)
         self.contexts.append(context)
 
         async def confine(route, request) -> None:  # type: ignore[no-untyped-def]
