@@ -32,20 +32,27 @@ from kilowatt.config import Settings
 from kilowatt.dashboard import web
 from kilowatt.db import create_engine, session_factory
 from kilowatt.events import EventBus
+from kilowatt.firmware import api as firmware_api
+from kilowatt.firmware.manager import FirmwareManager
 from kilowatt.gateway.registry import ConnectionRegistry
 from kilowatt.gateway.server import Gateway
 from kilowatt.live import api as live_api
 from kilowatt.live.capture import EventSession, session_info
 from kilowatt.live.progress import SessionProgress
+from kilowatt.local_lists import api as local_lists_api
+from kilowatt.local_lists.worker import LocalLists
 from kilowatt.logs import RequestIds
 from kilowatt.messagelog import repository as message_log_repository
 from kilowatt.messagelog.writer import MessageLogWriter
 from kilowatt.metrics import Metrics
 from kilowatt.migrate import upgrade
+from kilowatt.reservations import api as reservations_api
+from kilowatt.reservations.controller import expire_reservations
 from kilowatt.sessions import api as sessions_api
 from kilowatt.sessions import ocpp_core_api, seed_api
 from kilowatt.sessions.controller import ChargingSessions
 from kilowatt.sites import api as sites_api
+from kilowatt.smart_charging import api as smart_charging_api
 from kilowatt.stations import api as stations_api
 from kilowatt.stations import repository as station_repository
 from kilowatt.stations.service import VendorHook
@@ -151,6 +158,15 @@ def create_app(
         node._tasks.append(asyncio.create_task(node.webhooks.run(), name="webhooks"))
         progress = SessionProgress(sessions, bus)
         node._tasks.append(asyncio.create_task(progress.run(), name="session-progress"))
+        node._tasks.append(
+            asyncio.create_task(expire_reservations(sessions), name="reservation-expiry")
+        )
+        local_lists = LocalLists(sessions, commands, registry, bus, wait=settings.call_timeout + 5)
+        app.state.local_lists = local_lists
+        node._tasks.append(asyncio.create_task(local_lists.worker.run(), name="local-lists"))
+        firmware = FirmwareManager(sessions, commands, bus, settings)
+        app.state.firmware = firmware
+        node._tasks.append(asyncio.create_task(firmware.run(), name="firmware"))
         app.state.kilowatt = node
         try:
             yield
@@ -188,8 +204,10 @@ def create_app(
     app.include_router(stations_api.router)
     app.include_router(sites_api.router)
     app.include_router(commands_api.router)
+    app.include_router(smart_charging_api.router)
     app.include_router(transactions_api.router)
     app.include_router(tokens_api.router)
+    app.include_router(local_lists_api.router)
     app.include_router(tariff_api.router)
     app.include_router(billing_api.router)
     app.include_router(seed_api.router)
@@ -199,6 +217,8 @@ def create_app(
     app.include_router(analytics_api.router)
     app.include_router(metrics.router)
     app.include_router(live_api.router)
+    app.include_router(firmware_api.router)
+    app.include_router(reservations_api.router)
     app.include_router(web.router)
     app.mount("/static", web.assets(), name="static")
     return app

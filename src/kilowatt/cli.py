@@ -437,6 +437,18 @@ def parser() -> argparse.ArgumentParser:
     lst.add_argument("--tenant", help="only this tenant's users (slug)")
     sp.set_defaults(func=cmd_user)
 
+    from kilowatt.firmware import cli as firmware_cli
+
+    firmware_cli.add_parser(sub, server_opts, _settings)
+
+    from kilowatt.smart_charging import cli as smart_charging_cli
+
+    smart_charging_cli.add_parser(sub, server_opts, _settings)
+
+    from kilowatt.local_lists import cli as local_lists_cli
+
+    local_lists_cli.add_parser(sub, server_opts, _settings)
+
     sp = sub.add_parser("bench", help="measure OCPP throughput of this machine")
     sp.add_argument("--stations", type=int, default=200)
     sp.add_argument("--seconds", type=float, default=10.0)

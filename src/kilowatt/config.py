@@ -91,6 +91,16 @@ class Settings:
     webhook_disable_after: int = 20
     webhook_queue_size: int = 10_000
     webhook_retention_days: int = 30
+    # Reservations: how long a reservation holds a connector unless the request says (minutes).
+    reservation_minutes: int = 15
+    # Firmware and diagnostics (docs/firmware.md): upload limits in bytes, how long a firmware
+    # download URL stays valid after its retrieve date and a diagnostics upload URL after the
+    # request (seconds), and the key signing both (empty: generated into the data directory).
+    firmware_max_bytes: int = 512 * 1024 * 1024
+    diagnostics_max_bytes: int = 100 * 1024 * 1024
+    firmware_url_ttl: float = 7 * 24 * 3600.0
+    diagnostics_url_ttl: float = 24 * 3600.0
+    file_url_secret: str = field(default="", repr=False)
 
     @property
     def effective_database_url(self) -> str:
@@ -153,11 +163,19 @@ def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
         webhook_disable_after=int(get("WEBHOOK_DISABLE_AFTER", "20")),
         webhook_queue_size=int(get("WEBHOOK_QUEUE_SIZE", "10000")),
         webhook_retention_days=int(get("WEBHOOK_RETENTION_DAYS", "30")),
+        reservation_minutes=int(get("RESERVATION_MINUTES", "15")),
+        firmware_max_bytes=int(get("FIRMWARE_MAX_BYTES", str(512 * 1024 * 1024))),
+        diagnostics_max_bytes=int(get("DIAGNOSTICS_MAX_BYTES", str(100 * 1024 * 1024))),
+        firmware_url_ttl=float(get("FIRMWARE_URL_TTL", str(7 * 24 * 3600))),
+        diagnostics_url_ttl=float(get("DIAGNOSTICS_URL_TTL", str(24 * 3600))),
+        file_url_secret=get("FILE_URL_SECRET", ""),
     )
     if any(delay < 0 for delay in settings.webhook_retry_delays):
         raise ValueError("KILOWATT_WEBHOOK_RETRY_DELAYS must be seconds >= 0, comma-separated")
     if settings.webhook_timeout <= 0 or settings.webhook_queue_size < 1:
         raise ValueError("KILOWATT_WEBHOOK_TIMEOUT and KILOWATT_WEBHOOK_QUEUE_SIZE must be > 0")
+    if not 1 <= settings.reservation_minutes <= 24 * 60:
+        raise ValueError("KILOWATT_RESERVATION_MINUTES must be 1 to 1440")
     if settings.log_format not in ("text", "json"):
         raise ValueError("KILOWATT_LOG_FORMAT must be text or json")
     if settings.payment_provider not in ("none", "stripe"):

@@ -11,8 +11,17 @@ from kilowatt.billing.models import (
 )
 from kilowatt.commands.models import Command
 from kilowatt.db import Base
+from kilowatt.firmware.models import (
+    DiagnosticsRequest,
+    FirmwareCampaign,
+    FirmwareFile,
+    FirmwareUpdate,
+)
+from kilowatt.local_lists.models import LocalAuthList
 from kilowatt.messagelog.models import OcppMessage
+from kilowatt.reservations.models import Reservation
 from kilowatt.sessions.models import ChargingSession
+from kilowatt.smart_charging.models import ChargingProfileChange, InstalledChargingProfile
 from kilowatt.stations.models import (
     ConfigurationKey,
     ConnectionPeriod,
@@ -31,12 +40,19 @@ __all__ = [
     "ApiKey",
     "AuthorizeAnswer",
     "Base",
+    "ChargingProfileChange",
     "ChargingSession",
     "Command",
     "ConfigurationKey",
     "ConnectionPeriod",
     "Connector",
     "DataTransferRecord",
+    "DiagnosticsRequest",
+    "FirmwareCampaign",
+    "FirmwareFile",
+    "FirmwareUpdate",
+    "InstalledChargingProfile",
+    "LocalAuthList",
     "MeterValueRecord",
     "OcppMessage",
     "OutageExclusion",
@@ -45,6 +61,7 @@ __all__ = [
     "PaymentEvent",
     "PaymentRefund",
     "RefreshToken",
+    "Reservation",
     "Site",
     "Station",
     "StatusNotificationRecord",

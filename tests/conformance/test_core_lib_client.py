@@ -191,7 +191,7 @@ async def test_tc_007_regular_start_charging_session_cached_id(server: RunningSe
         ("tc_023_3_blocked", {"status": "Blocked"}, "Blocked"),
     ],
 )
-async def test_tc_023_start_charging_session_authorize_refused(
+async def test_tc_023_1_tc_023_2_tc_023_3_authorize_refused(
     server: RunningServer, case: str, kw: dict[str, object] | None, expected: str
 ) -> None:
     if kw is not None:
@@ -575,7 +575,7 @@ async def test_tc_019_2_retrieve_specific_configuration_key(server: RunningServe
         ("tc_040_2_invalid_value", "MeterValueSampleInterval", "-1x", "Rejected"),
     ],
 )
-async def test_tc_021_tc_040_change_configuration(
+async def test_tc_021_tc_040_1_tc_040_2_change_configuration(
     server: RunningServer, case: str, key: str, value: str, expected: str
 ) -> None:
     async with lib_charge_point(server.ws_url("CP021"), "CP021") as cp:

@@ -146,7 +146,9 @@ async def test_tc_013_hard_reset_reboots(server: RunningServer) -> None:
     assert len(boots) == 2
 
 
-async def test_tc_019_021_get_and_change_configuration(server: RunningServer) -> None:
+async def test_tc_021_tc_040_1_tc_040_2_tc_019_2_change_and_get_configuration(
+    server: RunningServer,
+) -> None:
     async with station(server, "SIM019") as sim:
         changed = await command(
             server,

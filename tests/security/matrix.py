@@ -33,6 +33,7 @@ import httpx
 from sqlalchemy import select
 
 from kilowatt.stations.models import Connector
+from security import firmware_rows, reservation_rows
 from security.callers import ANONYMOUS, CALLERS, FORGED, Caller
 from security.world import A_STATION, B_STATION, PASSWORD, TARIFF, World
 
@@ -319,6 +320,19 @@ INFRA = public(credentials="ignored")
 # The auth endpoints take their credential from the body. A client refreshing with an expired
 # access token still in its Authorization header is the normal case, so the header is not read.
 AUTH_BODY = "ignored"
+
+# A TxDefaultProfile any station may take (smart charging rows).
+SMART_CHARGING_PROFILE = {
+    "chargingProfileId": 1,
+    "stackLevel": 0,
+    "chargingProfilePurpose": "TxDefaultProfile",
+    "chargingProfileKind": "Absolute",
+    "chargingSchedule": {
+        "startSchedule": "2026-01-01T00:00:00Z",
+        "chargingRateUnit": "A",
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}],
+    },
+}
 
 TABLE: tuple[Case, ...] = (
     # ---- the node ---------------------------------------------------------------------------
@@ -1187,6 +1201,103 @@ TABLE: tuple[Case, ...] = (
         permission("webhooks:write", own=200, other=404),
         lambda w, c: Call(f"/api/v1/webhooks/deliveries/{w.rows['delivery_a']}/retry"),
     ),
+    # ---- firmware and diagnostics (issue 7) ------------------------------------------------------
+    # Files and campaigns: reading stations:read, changing stations:write; diagnostics requests
+    # and their files commands:send. Chargers' routes are public: the signed link is the
+    # credential, so a header is not read there.
+    Case(
+        "POST",
+        "/api/v1/firmware",
+        permission("stations:write", own=201, other=201),
+        at("/api/v1/firmware", {"image": "bytes"}, name="matrix.bin"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/firmware",
+        permission("stations:read", own=200, other=200),
+        firmware_rows.files_call,
+        check=tenant_rows("firmware files"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/firmware/{file_id}",
+        permission("stations:read", own=200, other=404),
+        lambda w, c: _firmware_file_call(w),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/firmware/{file_id}",
+        permission("stations:write", own=204, other=404),
+        lambda w, c: _fresh_firmware_call(w),
+    ),
+    Case(
+        "POST",
+        "/api/v1/firmware/campaigns",
+        permission("stations:write", own=201, other=404),
+        firmware_rows.campaign_body,
+    ),
+    Case(
+        "GET",
+        "/api/v1/firmware/campaigns",
+        permission("stations:read", own=200, other=200),
+        firmware_rows.campaigns_call,
+        check=tenant_rows("firmware campaigns"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/firmware/campaigns/{campaign_id}",
+        permission("stations:read", own=200, other=404),
+        lambda w, c: _campaign_call(w, ""),
+    ),
+    Case(
+        "POST",
+        "/api/v1/firmware/campaigns/{campaign_id}/close",
+        permission("stations:write", own=200, other=404),
+        lambda w, c: _campaign_call(w, "/close"),
+    ),
+    Case("GET", "/firmware/{file_id}/{name}", INFRA, firmware_rows.download_call),
+    Case(
+        "PUT",
+        "/diagnostics/{token}",
+        public(201, credentials="ignored"),
+        firmware_rows.upload_call("/diagnostics/{}"),
+    ),
+    Case(
+        "POST",
+        "/diagnostics/{token}",
+        public(201, credentials="ignored"),
+        firmware_rows.upload_call("/diagnostics/{}"),
+    ),
+    Case(
+        "PUT",
+        "/diagnostics/{token}/{filename}",
+        public(201, credentials="ignored"),
+        firmware_rows.upload_call("/diagnostics/{}/diag.log"),
+    ),
+    Case(
+        "POST",
+        "/diagnostics/{token}/{filename}",
+        public(201, credentials="ignored"),
+        firmware_rows.upload_call("/diagnostics/{}/diag.log"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/stations/{charge_point_id}/diagnostics",
+        permission("commands:send", own=201, other=404),
+        lambda w, c: firmware_rows.diagnostics_call(json={}),
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/diagnostics",
+        permission("stations:read", own=200, other=404),
+        lambda w, c: firmware_rows.diagnostics_call(),
+    ),
+    Case(
+        "GET",
+        "/api/v1/diagnostics/{request_id}/file",
+        permission("commands:send", own=200, other=404),
+        firmware_rows.received_file_call,
+    ),
     # ---- live events (issue 5) ------------------------------------------------------------------
     # Endless streams, which this table's one-shot requests cannot call: tests/live/test_events.py
     # checks who sees which events, and that a missing or bad credential is a 401 / 1008.
@@ -1202,11 +1313,127 @@ TABLE: tuple[Case, ...] = (
         None,
         covered_by="tests/live/test_events.py::test_websocket_authenticates_with_a_first_message",
     ),
+    # ---- reservations (issue 7) -----------------------------------------------------------------
+    Case(
+        "POST",
+        "/api/v1/reservations",
+        # drivers reserve with their own card; other tenants do not see SEC-A-CP1 (404)
+        drivers_or("reservations:write", owner=201, driver2=201, b_driver=404, own=201, other=404),
+        lambda w, c: _reservation_call(w, c),
+    ),
+    Case(
+        "GET",
+        "/api/v1/reservations",
+        drivers_or("reservations:read", owner=200, driver2=200, b_driver=200, own=200, other=200),
+        lambda w, c: _reservations_list(w),
+        check=reservation_rows.check_reservations,
+    ),
+    Case(
+        "GET",
+        "/api/v1/reservations/{reservation_id}",
+        drivers_or("reservations:read", owner=200, driver2=404, b_driver=404, own=200, other=404),
+        lambda w, c: _reservation_a(w),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/reservations/{reservation_id}",
+        drivers_or("reservations:write", owner=200, driver2=404, b_driver=404, own=200, other=404),
+        lambda w, c: _fresh_reservation_call(w),
+    ),
+    # ---- local authorization lists (issue 7) ----------------------------------------------------
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/local-list",
+        permission("stations:read", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/local-list"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/local-list/entries",
+        permission("tokens:read", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/local-list/entries"),
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/stations/{charge_point_id}/local-list",
+        permission("stations:write", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/local-list", {"token_group": None}),
+    ),
+    Case(
+        "POST",
+        "/api/v1/stations/{charge_point_id}/local-list/sync",
+        permission("commands:send", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/local-list/sync", {}),
+    ),
+    # ---- smart charging (issue 7) -----------------------------------------------------------------
+    # Reading stations:read (the composite schedule too: it changes nothing on the station);
+    # setting, clearing and limiting commands:send. The lib charge point answers these calls
+    # with a CALLERROR, which is a 200 with the outcome, like the commands API.
+    Case(
+        "POST",
+        "/api/v1/stations/{charge_point_id}/charging-profiles",
+        permission("commands:send", own=200, other=404),
+        at(
+            f"/api/v1/stations/{A_STATION}/charging-profiles",
+            {"connector_id": 1, "profile": SMART_CHARGING_PROFILE},
+            wait=5,
+        ),
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/charging-profiles",
+        permission("stations:read", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/charging-profiles"),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/stations/{charge_point_id}/charging-profiles/{profile_id}",
+        permission("commands:send", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/charging-profiles/1", wait=5),
+    ),
+    Case(
+        "POST",
+        "/api/v1/stations/{charge_point_id}/charging-profiles/clear",
+        permission("commands:send", own=200, other=404),
+        at(
+            f"/api/v1/stations/{A_STATION}/charging-profiles/clear",
+            {"purpose": "TxProfile"},
+            wait=5,
+        ),
+    ),
+    Case(
+        "POST",
+        "/api/v1/stations/{charge_point_id}/limit",
+        permission("commands:send", own=200, other=404),
+        at(
+            f"/api/v1/stations/{A_STATION}/limit",
+            {"connector_id": 0, "limit": 32, "unit": "A"},
+            wait=5,
+        ),
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/composite-schedule",
+        permission("stations:read", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/composite-schedule", connector=1, duration=60, wait=5),
+    ),
 )
 
 
 async def _refresh_call(world: World, path: str) -> Call:
     return Call(path, {"refresh_token": await world.fresh_refresh_token("driver")})
+
+
+async def _firmware_file_call(world: World) -> Call:
+    return Call(f"/api/v1/firmware/{await firmware_rows.file_of(world)}")
+
+
+async def _fresh_firmware_call(world: World) -> Call:
+    return Call(f"/api/v1/firmware/{await firmware_rows.fresh_file(world)}")
+
+
+async def _campaign_call(world: World, suffix: str) -> Call:
+    return Call(f"/api/v1/firmware/campaigns/{await firmware_rows.campaign_of(world)}{suffix}")
 
 
 async def _fresh_key_call(world: World) -> Call:
@@ -1276,6 +1503,24 @@ async def _fresh_session_call(world: World, template: str, *, seed: bool = False
     if seed:
         return Call(template, {"ChargingSessionId": session_id})
     return Call(template.format(session_id))
+
+
+async def _reservation_call(world: World, caller: Caller) -> Call:
+    return Call("/api/v1/reservations", await reservation_rows.reservation_body(world, caller))
+
+
+async def _reservations_list(world: World) -> Call:
+    await reservation_rows.ensure_reservations(world)
+    return Call("/api/v1/reservations", params=PAGE)
+
+
+async def _reservation_a(world: World) -> Call:
+    await reservation_rows.ensure_reservations(world)
+    return Call(f"/api/v1/reservations/{world.rows['reservation_a']}")
+
+
+async def _fresh_reservation_call(world: World) -> Call:
+    return Call(f"/api/v1/reservations/{await reservation_rows.fresh_reservation(world)}")
 
 
 def expected_statuses(case: Case) -> dict[str, int]:

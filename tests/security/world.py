@@ -68,7 +68,7 @@ from support.server import RunningServer
 PASSWORD = "correct horse battery"
 SLUGS = {"a": "acme", "b": "bolt"}
 A_STATION, A_SPARE, B_STATION = "SEC-A-CP1", "SEC-A-SPARE", "SEC-B-CP1"
-A_CONNECTORS = 150
+A_CONNECTORS = 250
 CARDS = {"driver": "SEC-DRV-1", "driver2": "SEC-DRV2-1", "b_driver": "SEC-BDRV-1"}
 TARIFF: dict[str, Any] = {
     "currency": "EUR",

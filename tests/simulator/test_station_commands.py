@@ -241,8 +241,9 @@ async def test_answers_for_profiles_it_does_not_have() -> None:
             ChargingSchedulePeriod,
         )
 
+        # Reservation is supported (tests/conformance/test_reservation.py): no connector 9
         reserve = ReserveNowRequest(
-            connector_id=1, expiry_date=datetime.now(UTC), id_tag="T", reservation_id=1
+            connector_id=9, expiry_date=datetime.now(UTC), id_tag="T", reservation_id=1
         )
         assert (await within(csms.call("CP1", "ReserveNow", reserve))).status == "Rejected"
         profile = ChargingProfile(
@@ -262,10 +263,12 @@ async def test_answers_for_profiles_it_does_not_have() -> None:
                 SetChargingProfileRequest(connector_id=1, cs_charging_profiles=profile),
             )
         )
-        assert answer.status == "NotSupported"
+        # Smart Charging is supported; this Absolute profile lacks its startSchedule
+        assert answer.status == "Rejected"
+        # Local Auth List Management is supported (tests/simulator/test_local_list.py): empty
         assert (
             await within(csms.call("CP1", "GetLocalListVersion", GetLocalListVersionRequest()))
-        ).list_version == -1
+        ).list_version == 0
         assert (
             await within(csms.call("CP1", "ClearCache", ClearCacheRequest()))
         ).status == "Accepted"

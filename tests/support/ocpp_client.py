@@ -96,9 +96,30 @@ class LibChargePoint(ChargePoint):  # type: ignore[misc]
         self.answers.setdefault("DataTransfer", "UnknownVendorId")
         return call_result.DataTransfer(status=self._got("DataTransfer", **fields))
 
+    @on(Action.reserve_now)
+    def _reserve_now(self, **fields: Any) -> Any:
+        return call_result.ReserveNow(status=self._got("ReserveNow", **fields))
+
+    @on(Action.cancel_reservation)
+    def _cancel_reservation(self, **fields: Any) -> Any:
+        return call_result.CancelReservation(status=self._got("CancelReservation", **fields))
+
     @on(Action.trigger_message)
     def _trigger(self, **fields: Any) -> Any:
         return call_result.TriggerMessage(status=self._got("TriggerMessage", **fields))
+
+    @on(Action.update_firmware)
+    def _update_firmware(self, **fields: Any) -> Any:
+        self._got("UpdateFirmware", **fields)
+        return call_result.UpdateFirmware()
+
+    @on(Action.get_diagnostics)
+    def _get_diagnostics(self, **fields: Any) -> Any:
+        # answers["GetDiagnostics"]: the file name to announce ("" for none).
+        self._got("GetDiagnostics", **fields)
+        return call_result.GetDiagnostics(
+            file_name=self.answers.get("GetDiagnostics", "diagnostics.log") or None
+        )
 
 
 @contextlib.asynccontextmanager

@@ -47,6 +47,8 @@ PERMISSIONS: frozenset[str] = frozenset(
         "webhooks:read",  # subscriptions and their delivery log
         "webhooks:write",  # create, change, rotate secrets, test-fire, redeliver
         "ocpp_api",  # the OCPP.Core-compatible /API/ routes
+        "reservations:read",  # the tenant's reservations (drivers always see their own)
+        "reservations:write",  # reserve for any token of the tenant, cancel
     }
 )
 
@@ -61,6 +63,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "users:read",
             "tariffs:read",
             "billing:read",
+            "reservations:read",
         }
     ),
     Role.OPERATOR: frozenset(
@@ -77,6 +80,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "billing:read",
             "webhooks:read",
             "ocpp_api",
+            "reservations:read",
+            "reservations:write",
         }
     ),
     Role.ADMIN: PERMISSIONS,

@@ -16,6 +16,7 @@ from kilowatt.gateway.registry import ConnectionRegistry
 from kilowatt.metrics import Metrics
 from kilowatt.ocpp.rpc import ErrorCode, OcppError
 from kilowatt.ocpp.validation import SchemaValidator
+from kilowatt.smart_charging import tracking as charging_profiles
 from kilowatt.stations import repository as stations
 from kilowatt.stations import service as station_service
 from kilowatt.stations.models import DataTransferRecord
@@ -123,6 +124,7 @@ class CommandService:
                 created_at=_now(),
             )
             db.add(command)
+            await charging_profiles.command_recorded(db, command)
             await db.commit()
         log.info("command %s: %s to %s (by %s)", command.id, action, charge_point_id, requested_by)
         # The task inherits this context: its log lines carry the API request's id.
@@ -244,6 +246,7 @@ class CommandService:
             command.latency_ms = int((now - sent_at).total_seconds() * 1000)
             if action is not None and request is not None and response is not None:
                 await _apply_result(db, command.station_id, action, request, response, now)
+            await charging_profiles.command_finished(db, command, now)
             await db.commit()
         log.info(
             "command %s: %s %s -> %s (%s ms, OCPP message %s)",

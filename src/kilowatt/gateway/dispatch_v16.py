@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from kilowatt.firmware import ocpp_handlers as firmware
 from kilowatt.gateway.context import OcppContext
 from kilowatt.stations import ocpp_handlers as stations
 from kilowatt.tokens import ocpp_handlers as tokens
@@ -19,8 +20,8 @@ HANDLERS: dict[str, Handler] = {
     "Authorize": tokens.authorize,
     "BootNotification": stations.boot_notification,
     "DataTransfer": stations.data_transfer,
-    "DiagnosticsStatusNotification": stations.diagnostics_status_notification,
-    "FirmwareStatusNotification": stations.firmware_status_notification,
+    "DiagnosticsStatusNotification": firmware.diagnostics_status_notification,
+    "FirmwareStatusNotification": firmware.firmware_status_notification,
     "Heartbeat": stations.heartbeat,
     "MeterValues": transactions.meter_values,
     "StartTransaction": transactions.start_transaction,

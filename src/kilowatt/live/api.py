@@ -35,12 +35,16 @@ FAMILY_PERMISSIONS = {
     "station": "stations:read",
     "connector": "stations:read",
     "command": "stations:read",
+    "charging_profile": "stations:read",
     "meter_values": "stations:read",
     "security": "stations:read",
     "transaction": "transactions:read",
     "session": "sessions:read",
     "token": "tokens:read",
     "payment": "billing:read",
+    "firmware": "stations:read",
+    "diagnostics": "stations:read",
+    "reservation": "stations:read",
 }
 # What a driver sees of a connector they watch (public, like its status page).
 WATCHABLE = ("connector.status", "station.connected", "station.disconnected")
@@ -85,7 +89,7 @@ def visible(principal: Principal, filters: Filters) -> Callable[[Event], bool]:
         if principal.is_platform_admin:
             return True
         if principal.is_driver:
-            if event.type.startswith("session.") or event.type.startswith("payment."):
+            if event.type.startswith(("session.", "payment.", "reservation.")):
                 return event.user_id is not None and event.user_id == principal.user_id
             return (
                 event.type in WATCHABLE

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from kilowatt.commands.models import Command
 from kilowatt.events import Event, EventBus
+from kilowatt.reservations.events import reservation_data, reservation_event
+from kilowatt.reservations.models import Reservation
 from kilowatt.sessions.models import ChargingSession
 
 PENDING = "kilowatt.events"
@@ -117,6 +119,20 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
                     Event(
                         kind,
                         session_data(obj),
+                        tenant_id=obj.tenant_id,
+                        user_id=obj.user_id,
+                        station=station[0] if station else None,
+                        connector_id=obj.connector_id,
+                    )
+                )
+        elif isinstance(obj, Reservation):
+            reservation_kind = reservation_event(obj, new=new, changed=_changed(obj, "state"))
+            if reservation_kind is not None:
+                station = directory.get(obj.station_id)
+                pending.append(
+                    Event(
+                        reservation_kind,
+                        reservation_data(obj),
                         tenant_id=obj.tenant_id,
                         user_id=obj.user_id,
                         station=station[0] if station else None,

@@ -29,7 +29,7 @@ from kilowatt.sessions.seed_api import (
 )
 from kilowatt.sessions.service import SessionRefused
 from kilowatt.sessions.views import gun_status_view, session_view
-from kilowatt.stations import repository as stations
+from kilowatt.stations.api import visible_station as station_or_404
 
 router = APIRouter(prefix="/api/v1", tags=["sessions"])
 
@@ -194,12 +194,7 @@ async def list_sessions(
     _allow(caller, "sessions:read")
     sessions = controller(request)
     async with sessions.sessions() as db:
-        station_id = None
-        if station is not None:
-            found = await stations.visible_station(db, station, caller.tenant_id)
-            if found is None:
-                raise Problem(404, "Station not found", f"no station {station!r}")
-            station_id = found.id
+        station_id = None if station is None else (await station_or_404(db, caller, station)).id
         query = service.listing(
             tenant_id=caller.tenant_id,
             user_id=caller.user_id if caller.is_driver else None,

@@ -21,6 +21,7 @@ from kilowatt.billing.service import BillingPolicy
 from kilowatt.commands.service import CommandService, UnknownStation
 from kilowatt.events import Event, EventBus
 from kilowatt.gateway.registry import ConnectionRegistry
+from kilowatt.reservations import service as reservations
 from kilowatt.sessions import service
 from kilowatt.sessions.models import ChargingSession
 from kilowatt.sessions.service import SessionRefused
@@ -166,6 +167,12 @@ class ChargingSessions:
             return False, "The charger is offline."
         if place.connector.status in ("Faulted", "Unavailable"):
             return False, f"The connector is {place.connector.status.lower()}."
+        held = await reservations.blocking(
+            db, place.station.id, place.connector.connector_id, _now()
+        )
+        if held is not None or place.connector.status == "Reserved":
+            until = f" until {reservations.until_text(held.expires_at)}" if held else ""
+            return False, f"The connector is reserved{until}."
         if place.connector.status not in service.STARTABLE_STATUSES:
             return False, f"The connector is busy ({place.connector.status})."
         if (
@@ -196,7 +203,19 @@ class ChargingSessions:
                 connector_number=connector_number,
                 tenant_id=principal.tenant_id,
             )
+            reservation = await reservations.blocking(
+                db, place.station.id, place.connector.connector_id, now
+            )
+            if reservation is not None and not id_tag and reservation.user_id == principal.user_id:
+                id_tag = reservation.id_tag  # the driver's own reservation: start with its card
             token = await self._token_for(db, principal, place.station.tenant_id, id_tag, now)
+            if reservation is not None and not reservations.admits_token(reservation, token):
+                raise SessionRefused(
+                    409,
+                    "Connector reserved",
+                    "this connector is reserved for another driver until "
+                    f"{reservations.until_text(reservation.expires_at)}",
+                )
             try:
                 session = await service.prepare_start(
                     db,
@@ -208,6 +227,7 @@ class ChargingSessions:
                     origin=origin,
                     online=self.online(place.station),
                     now=now,
+                    reserved_for_token=reservation is not None,
                 )
                 await db.commit()
             except IntegrityError:  # a concurrent start on the same connector won

@@ -197,15 +197,18 @@ async def prepare_start(
     origin: str,
     online: bool,
     now: datetime,
+    reserved_for_token: bool = False,
 ) -> ChargingSession:
     """Check that a session may start here and record it as pending; the caller commits.
 
     The connector's status is only trusted while its station is online: an offline station's
     last status is stale, and the attempt then fails as Offline (recorded, for the metrics).
+    A connector Reserved for ``token`` (``reserved_for_token``) may start.
     """
     if online and connector.status in ("Faulted", "Unavailable"):
         raise SessionRefused(409, "Connector not available", f"the connector is {connector.status}")
-    if online and connector.status not in STARTABLE_STATUSES:
+    startable = STARTABLE_STATUSES + (("Reserved",) if reserved_for_token else ())
+    if online and connector.status not in startable:
         raise SessionRefused(409, "Connector busy", f"the connector is {connector.status}")
     if await open_session_on(db, station.id, connector.connector_id) is not None:
         raise SessionRefused(
@@ -434,6 +437,37 @@ async def expire_pending(
         session.failure_reason = "the charger accepted the start but never began charging"
         await billing.settle(db, session, now=now, provider=policy.provider)
     return len(stale)
+
+
+CONNECTION_TIMED_OUT = (
+    "no cable was plugged in: the charger's ConnectionTimeOut passed and it cancelled the start"
+)
+
+
+async def on_connection_timeout(
+    db: AsyncSession, *, station_id: int, connector_id: int, now: datetime, policy: BillingPolicy
+) -> list[ChargingSession]:
+    """The connector went from Preparing back to Available with no StartTransaction: the
+    charger cancelled the incipient transaction after its ConnectionTimeOut (OCPP 1.6 §4.9
+    transition B1, §9.1.6; OCTT TC_011_2). The accepted remote start waiting there is expired at once, not after our
+    own connection timeout, so the connector is free and the driver is told. The caller commits.
+    """
+    waiting = (
+        await db.scalars(
+            locked(select(ChargingSession)).where(
+                ChargingSession.station_id == station_id,
+                ChargingSession.connector_id == connector_id,
+                ChargingSession.state == "pending",
+                ChargingSession.start_status == "Accepted",
+                ChargingSession.transaction_id.is_(None),
+            )
+        )
+    ).all()
+    for session in waiting:
+        session.state = "expired"
+        session.failure_reason = CONNECTION_TIMED_OUT
+        await billing.settle(db, session, now=now, provider=policy.provider)
+    return list(waiting)
 
 
 async def finalise_provisional(

@@ -33,11 +33,14 @@ from kilowatt.ocpp.v16.messages import (
     StopTransactionResponse,
 )
 
+from . import smart_charging
 from .config import SimulatorConfig, SimulatorStats
 from .configuration import Configuration
-from .ev import Ev, advance
+from .ev import Ev
 from .link import StationError
+from .local_list import LocalList, authorize_locally
 from .meter import Meter, MeterItem
+from .reservations import ReservationBook, startable
 from .txqueue import TransactionQueue
 
 __all__ = ["ChargingMixin", "Connector", "StartResult", "Transaction"]
@@ -116,6 +119,9 @@ class ChargingMixin:
     station_status: ChargePointStatus
     configuration: Configuration
     txq: TransactionQueue
+    local_list: LocalList
+    reservations: ReservationBook
+    profiles: smart_charging.ProfileStore
     _sampled: tuple[MeterItem, ...]
     _stop_sampled: tuple[MeterItem, ...]
 
@@ -198,8 +204,15 @@ class ChargingMixin:
         connector.ev = None
 
     async def authorize(self, id_tag: str) -> AuthorizationStatus:
+        """The token's status: from the Local Authorization List when offline (with
+        LocalAuthorizeOffline) or at once (with LocalPreAuthorize, for Accepted entries),
+        else from Authorize.req (OCPP 1.6 §3.5)."""
+        local = authorize_locally(self, id_tag)
+        if local is not None:
+            return local
         answer = await self.call("Authorize", AuthorizeRequest(id_tag=id_tag))
         assert isinstance(answer, AuthorizeResponse)
+        self.reservations.parents[id_tag] = answer.id_tag_info.parent_id_tag  # §5.13
         return answer.id_tag_info.status
 
     async def swipe(self, connector_id: int, id_tag: str) -> AuthorizationStatus:
@@ -217,9 +230,13 @@ class ChargingMixin:
                 await self.stop_transaction(connector_id, Reason.LOCAL, id_tag=id_tag)
                 return AuthorizationStatus.ACCEPTED
             return await self.authorize(id_tag)  # someone else's card: no effect here
-        if not connector.is_free:
+        reserved = connector.status is ChargePointStatus.RESERVED
+        if not reserved and not connector.is_free:
             raise StationError(f"connector {connector_id} is {connector.status}")
         status = await self.authorize(id_tag)
+        if status is AuthorizationStatus.ACCEPTED and not startable(self, connector, id_tag):
+            # Reserved for another idTag, and not of its group (OCPP 1.6 §5.13).
+            raise StationError(f"connector {connector_id} is reserved for another idTag")
         if status is not AuthorizationStatus.ACCEPTED:
             return status
         if not connector.plugged:
@@ -269,7 +286,12 @@ class ChargingMixin:
                 self.spawn(self._after_start(connector, transaction))
 
         request = StartTransactionRequest(
-            connector_id=connector_id, id_tag=id_tag, meter_start=meter_start, timestamp=now
+            connector_id=connector_id,
+            id_tag=id_tag,
+            meter_start=meter_start,
+            # The reservation this start ends, if any (OCPP 1.6 §5.13).
+            reservation_id=self.reservations.claim(connector_id, id_tag),
+            timestamp=now,
         )
         done = self.txq.put("StartTransaction", lambda: request, on_answer=answered)
         self.stats.sessions_started += 1
@@ -352,19 +374,20 @@ class ChargingMixin:
         return None
 
     def _tick(self, connector: Connector) -> None:
-        """Bring the meter up to now."""
+        """Bring the meter up to now (every connector's while charging profiles are held: a
+        ChargePointMaxProfile is shared by the connectors energizing, smart_charging.py)."""
+        if self.profiles.held:
+            smart_charging.tick_all(self)  # type: ignore[arg-type]
+        else:
+            self._advance_meter(connector)
+
+    def _advance_meter(self, connector: Connector) -> None:
         now = asyncio.get_running_loop().time()
         elapsed = now - connector.last_tick
         connector.last_tick = now
         energy = power = 0.0
         if connector.energizing and connector.ev is not None and elapsed > 0:
-            energy, power = advance(
-                connector.ev,
-                elapsed,
-                time_scale=self.config.time_scale,
-                connector_max_w=self.config.max_power_w,
-                dc=self.dc,
-            )
+            energy, power = smart_charging.charge(self, connector, elapsed)  # type: ignore[arg-type]
         connector.meter.add(energy, power, self.rng, connector.ev)
         self.stats.wh_delivered += energy
 

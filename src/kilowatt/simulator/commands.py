@@ -21,14 +21,10 @@ from kilowatt.ocpp.v16.enums import (
     AvailabilityStatus,
     AvailabilityType,
     CancelReservationStatus,
-    ChargingProfileStatus,
     ClearCacheStatus,
-    ClearChargingProfileStatus,
     ConfigurationStatus,
     DataTransferStatus,
     DiagnosticsStatus,
-    FirmwareStatus,
-    GetCompositeScheduleStatus,
     MessageTrigger,
     ReadingContext,
     Reason,
@@ -40,36 +36,47 @@ from kilowatt.ocpp.v16.enums import (
     UpdateStatus,
 )
 from kilowatt.ocpp.v16.messages import (
+    CancelReservationRequest,
     CancelReservationResponse,
     ChangeAvailabilityRequest,
     ChangeAvailabilityResponse,
     ChangeConfigurationRequest,
     ChangeConfigurationResponse,
     ClearCacheResponse,
+    ClearChargingProfileRequest,
     ClearChargingProfileResponse,
     DataTransferResponse,
     DiagnosticsStatusNotificationRequest,
     FirmwareStatusNotificationRequest,
-    GetCompositeScheduleResponse,
+    GetCompositeScheduleRequest,
     GetConfigurationRequest,
     GetConfigurationResponse,
+    GetDiagnosticsRequest,
     GetDiagnosticsResponse,
     GetLocalListVersionResponse,
     RemoteStartTransactionRequest,
     RemoteStartTransactionResponse,
     RemoteStopTransactionRequest,
     RemoteStopTransactionResponse,
+    ReserveNowRequest,
     ReserveNowResponse,
     ResetRequest,
     ResetResponse,
+    SendLocalListRequest,
     SendLocalListResponse,
+    SetChargingProfileRequest,
     SetChargingProfileResponse,
     TriggerMessageRequest,
     TriggerMessageResponse,
     UnlockConnectorRequest,
     UnlockConnectorResponse,
+    UpdateFirmwareRequest,
     UpdateFirmwareResponse,
 )
+
+from . import firmware, reservations, smart_charging
+from .charging import utcnow
+from .local_list import supports_local_list
 
 if TYPE_CHECKING:
     from .station import SimulatedStation
@@ -130,19 +137,26 @@ async def remote_start(st: SimulatedStation, req: RemoteStartTransactionRequest)
     if not st.accepted:
         return rejected
     if req.connector_id is None:
-        free = [c for c in st.connectors.values() if c.is_free]
+        free = [c for c in st.connectors.values() if reservations.startable(st, c, req.id_tag)]
         if not free:
             return rejected
         connector = free[0]
     else:
         found = st.connectors.get(req.connector_id)
-        if found is None or not found.is_free:
+        if found is None or not reservations.startable(st, found, req.id_tag):
             return rejected
         connector = found
+    held = None
+    if req.charging_profile is not None:  # the new transaction's TxProfile (OCPP 1.6 §5.16.2)
+        held = smart_charging.remote_start_profile(st, connector, req.charging_profile)
+        if held is None:
+            return rejected
     connector.remote_start_pending = True  # claimed until the start is done or has failed
 
     async def start() -> None:
         await st.remote_start(connector, req.id_tag)
+        if held is not None and connector.transaction is None:
+            st.profiles.remove(held)  # no transaction came of it
 
     return Reply(RemoteStartTransactionResponse(status=RemoteStartStopStatus.ACCEPTED), then=start)
 
@@ -224,56 +238,73 @@ async def trigger_message(st: SimulatedStation, req: TriggerMessageRequest) -> R
     return Reply(TriggerMessageResponse(status=TriggerMessageStatus.ACCEPTED), then=send)
 
 
-async def get_diagnostics(st: SimulatedStation, req: Any) -> Reply:
-    # No fileName: "no diagnostics information available" (OCPP 1.6 §6.27).
-    return Reply(GetDiagnosticsResponse())
+async def get_diagnostics(st: SimulatedStation, req: GetDiagnosticsRequest) -> Reply:
+    """Answer the file name, then upload it (firmware.py)."""
+    name = firmware.diagnostics_file_name(st.station_id, utcnow())
+
+    async def upload() -> None:
+        st.spawn(firmware.get_diagnostics(st, req, name))
+
+    return Reply(GetDiagnosticsResponse(file_name=name), then=upload)
 
 
-async def update_firmware(st: SimulatedStation, req: Any) -> Reply:
+async def update_firmware(st: SimulatedStation, req: UpdateFirmwareRequest) -> Reply:
+    """Accept, then download at the retrieve date, install and reboot (firmware.py)."""
+
     async def install() -> None:
-        for status in (
-            FirmwareStatus.DOWNLOADING,
-            FirmwareStatus.DOWNLOADED,
-            FirmwareStatus.INSTALLING,
-            FirmwareStatus.INSTALLED,
-        ):
-            st.firmware_status = status
-            await st.call(
-                "FirmwareStatusNotification", FirmwareStatusNotificationRequest(status=status)
-            )
-        st.firmware_status = FirmwareStatus.IDLE
+        st.spawn(firmware.update_firmware(st, req))
 
     return Reply(UpdateFirmwareResponse(), then=install)
 
 
-# -- feature profiles this charger does not have: the answers such a charger gives ------------
-async def reserve_now(st: SimulatedStation, req: Any) -> Reply:
-    return Reply(ReserveNowResponse(status=ReservationStatus.REJECTED))
+async def reserve_now(st: SimulatedStation, req: ReserveNowRequest) -> Reply:
+    status = await reservations.reserve(st, req)
+    if status is not ReservationStatus.ACCEPTED:
+        return Reply(ReserveNowResponse(status=status))
+
+    async def reserved() -> None:
+        await reservations.mark_reserved(st, req.reservation_id)
+
+    return Reply(ReserveNowResponse(status=status), then=reserved)
 
 
-async def cancel_reservation(st: SimulatedStation, req: Any) -> Reply:
-    return Reply(CancelReservationResponse(status=CancelReservationStatus.REJECTED))
+async def cancel_reservation(st: SimulatedStation, req: CancelReservationRequest) -> Reply:
+    r = st.reservations.cancel(req)
+    if r is None:
+        return Reply(CancelReservationResponse(status=CancelReservationStatus.REJECTED))
+
+    async def released() -> None:
+        await reservations.release(st, r)
+
+    return Reply(CancelReservationResponse(status=CancelReservationStatus.ACCEPTED), then=released)
 
 
-async def set_charging_profile(st: SimulatedStation, req: Any) -> Reply:
-    return Reply(SetChargingProfileResponse(status=ChargingProfileStatus.NOT_SUPPORTED))
+# -- Smart Charging (smart_charging.py) ---------------------------------------------------------
+async def set_charging_profile(st: SimulatedStation, req: SetChargingProfileRequest) -> Reply:
+    """Hold the profile as a charger would (smart_charging.py); Rejected if it breaks a rule."""
+    return Reply(SetChargingProfileResponse(status=smart_charging.set_profile(st, req)))
 
 
-async def clear_charging_profile(st: SimulatedStation, req: Any) -> Reply:
-    return Reply(ClearChargingProfileResponse(status=ClearChargingProfileStatus.UNKNOWN))
+async def clear_charging_profile(st: SimulatedStation, req: ClearChargingProfileRequest) -> Reply:
+    return Reply(ClearChargingProfileResponse(status=smart_charging.clear_profiles(st, req)))
 
 
-async def get_composite_schedule(st: SimulatedStation, req: Any) -> Reply:
-    return Reply(GetCompositeScheduleResponse(status=GetCompositeScheduleStatus.REJECTED))
+async def get_composite_schedule(st: SimulatedStation, req: GetCompositeScheduleRequest) -> Reply:
+    return Reply(smart_charging.composite_answer(st, req))
 
 
-async def send_local_list(st: SimulatedStation, req: Any) -> Reply:
-    return Reply(SendLocalListResponse(status=UpdateStatus.NOT_SUPPORTED))
+async def send_local_list(st: SimulatedStation, req: SendLocalListRequest) -> Reply:
+    if not supports_local_list(st.configuration):
+        return Reply(SendLocalListResponse(status=UpdateStatus.NOT_SUPPORTED))
+    max_length = int(st.configuration["LocalAuthListMaxLength"])
+    return Reply(SendLocalListResponse(status=st.local_list.apply(req, max_length)))
 
 
 async def get_local_list_version(st: SimulatedStation, req: Any) -> Reply:
-    # -1: "the Charge Point does not support Local Authorization Lists" (OCPP 1.6 §5.10).
-    return Reply(GetLocalListVersionResponse(list_version=-1))
+    if not supports_local_list(st.configuration):
+        # -1: "the Charge Point does not support Local Authorization Lists" (OCPP 1.6 §5.10).
+        return Reply(GetLocalListVersionResponse(list_version=-1))
+    return Reply(GetLocalListVersionResponse(list_version=st.local_list.version))
 
 
 async def not_supported(st: SimulatedStation, req: Any) -> Reply:

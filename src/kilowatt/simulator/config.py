@@ -65,6 +65,9 @@ class SimulatorConfig:
     stop_transactions_on_exit: bool = True
     #: Bound on the graceful part of the shutdown at the end of run().
     shutdown_timeout: float = 10.0
+    #: Whether the stations take reservations (the Reservation profile); else ReserveNow is
+    #: answered Rejected.
+    reservations: bool = True
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)

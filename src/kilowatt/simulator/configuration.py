@@ -82,6 +82,8 @@ def core_keys(
         ),
         (KeySpec("GetConfigurationMaxKeys", True), "50"),
         (KeySpec("HeartbeatInterval", rw, _integer(1)), _number(heartbeat_interval)),
+        (KeySpec("LocalAuthListEnabled", rw, _boolean), "true"),
+        (KeySpec("LocalAuthListMaxLength", True), "100"),
         (KeySpec("LocalAuthorizeOffline", rw, _boolean), "false"),
         (KeySpec("LocalPreAuthorize", rw, _boolean), "false"),
         (KeySpec("MeterValuesAlignedData", rw, _measurands), "Energy.Active.Import.Register"),
@@ -91,14 +93,19 @@ def core_keys(
         (KeySpec("MeterValueSampleInterval", rw, _integer()), _number(sample_interval)),
         (KeySpec("MinimumStatusDuration", rw, _integer()), "0"),
         (KeySpec("NumberOfConnectors", True), str(connectors)),
+        (KeySpec("ReserveConnectorZeroSupported", rw, _boolean), "true"),
         (KeySpec("ResetRetries", rw, _integer()), "3"),
+        (KeySpec("SendLocalListMaxLength", True), "20"),
         (KeySpec("StopTransactionOnEVSideDisconnect", rw, _boolean), "true"),
         (KeySpec("StopTransactionOnInvalidId", rw, _boolean), "true"),
         (KeySpec("StopTxnAlignedData", rw, _measurands), ""),
         (KeySpec("StopTxnAlignedDataMaxLength", True), "10"),
         (KeySpec("StopTxnSampledData", rw, _measurands), "Energy.Active.Import.Register"),
         (KeySpec("StopTxnSampledDataMaxLength", True), "10"),
-        (KeySpec("SupportedFeatureProfiles", True), "Core,FirmwareManagement,RemoteTrigger"),
+        (
+            KeySpec("SupportedFeatureProfiles", True),
+            "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation",
+        ),
         (KeySpec("TransactionMessageAttempts", rw, _integer(1)), "3"),
         (KeySpec("TransactionMessageRetryInterval", rw, _integer()), "60"),
         (KeySpec("UnlockConnectorOnEVSideDisconnect", rw, _boolean), "true"),
@@ -114,6 +121,12 @@ class Configuration:
     def __init__(self, keys: Iterable[tuple[KeySpec, str]]) -> None:
         self._specs: dict[str, KeySpec] = {}
         self._values: dict[str, str] = {}
+        for spec, value in keys:
+            self._specs[spec.name.lower()] = spec
+            self._values[spec.name.lower()] = value
+
+    def add(self, keys: Iterable[tuple[KeySpec, str]]) -> None:
+        """More keys (a feature profile's), with their initial values."""
         for spec, value in keys:
             self._specs[spec.name.lower()] = spec
             self._values[spec.name.lower()] = value

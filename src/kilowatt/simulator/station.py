@@ -40,10 +40,11 @@ from kilowatt.ocpp.v16.messages import (
     StatusNotificationRequest,
 )
 
-from . import commands
+from . import commands, smart_charging
 from .charging import ChargingMixin, Connector, utcnow
 from .config import SimulatorConfig, SimulatorStats
 from .configuration import Configuration, core_keys
+from .firmware import FileTransfers
 from .link import (
     CallFailed,
     CallTimeout,
@@ -54,8 +55,11 @@ from .link import (
     StationError,
     open_link,
 )
+from .local_list import LocalList
 from .meter import DEFAULT_SAMPLED_DATA_AC, DEFAULT_SAMPLED_DATA_DC, Meter, MeterItem
 from .meter import parse_measurands as _parse
+from .reservations import PROFILE as RESERVATION_PROFILE
+from .reservations import ReservationBook
 from .txqueue import TransactionQueue
 
 __all__ = ["ReceivedCommand", "SimulatedStation"]
@@ -123,6 +127,25 @@ class SimulatedStation(ChargingMixin):
         #: Connection attempts that failed (refused, HTTP error, timeout).
         self.connect_failures = 0
         self.firmware_status = FirmwareStatus.IDLE
+        #: What BootNotification reports; an installed firmware update changes it.
+        self.firmware_version = config.firmware_version
+        #: Firmware download and diagnostics upload behaviour (firmware.py).
+        self.files = FileTransfers()
+        #: The Local Authorization List (SendLocalList), kept across reboots like a real one's.
+        self.local_list = LocalList()
+        #: Reservations held (ReserveNow), until used, cancelled or expired (reservations.py).
+        self.reservations = ReservationBook()
+        #: Charging profiles held per connector, kept across reboots (smart_charging.py).
+        self.profiles = smart_charging.ProfileStore()
+        self.configuration.add(smart_charging.smart_charging_keys(dc=self.dc))
+        self.configuration.set(
+            "SupportedFeatureProfiles",
+            f"{self.configuration['SupportedFeatureProfiles']},{smart_charging.PROFILE}",
+        )
+        if not config.reservations:
+            profiles = self.configuration["SupportedFeatureProfiles"].split(",")
+            without = ",".join(p for p in profiles if p != RESERVATION_PROFILE)
+            self.configuration.set("SupportedFeatureProfiles", without)
         self.received: deque[ReceivedCommand] = deque(maxlen=1000)
         self.txq = TransactionQueue(self._retry_policy, self._notify)
         self._sampled: tuple[MeterItem, ...] = ()
@@ -167,6 +190,14 @@ class SimulatedStation(ChargingMixin):
 
     def meter_wh(self, connector_id: int) -> int:
         return self.connector(connector_id).meter.register
+
+    def draw_a(self, connector_id: int) -> float:
+        """The current the car on the connector draws now, per phase (A); 0 if none."""
+        return smart_charging.draw_a(self, connector_id)
+
+    def draw_w(self, connector_id: int) -> float:
+        """The power the car on the connector draws now (W); 0 if none."""
+        return smart_charging.draw_w(self, connector_id)
 
     @property
     def queued_messages(self) -> int:
@@ -394,7 +425,7 @@ class SimulatedStation(ChargingMixin):
             charge_point_vendor=self.config.charge_point_vendor,
             charge_point_model=self.config.charge_point_model,
             charge_point_serial_number=self.station_id[-25:],
-            firmware_version=self.config.firmware_version,
+            firmware_version=self.firmware_version,
             meter_type="SimMeter",
             meter_serial_number=f"M-{self.station_id}"[-25:],
         )
@@ -572,6 +603,7 @@ class SimulatedStation(ChargingMixin):
     def _rebooted(self) -> None:
         self._reboot_pending = False
         self.registration = None
+        self.reservations.clear()
         for connector in self.connectors.values():
             connector.energizing = False
             connector.authorized_tag = None

@@ -6,8 +6,11 @@ from kilowatt.events import Event
 from kilowatt.gateway.context import OcppContext
 from kilowatt.ocpp.v16 import enums
 from kilowatt.ocpp.v16 import messages as m
-from kilowatt.stations import service
+from kilowatt.reservations import service as reservations
+from kilowatt.sessions import service as charging_sessions
+from kilowatt.stations import repository, service
 from kilowatt.stations.service import BootInfo, StatusReport
+from kilowatt.transactions.ocpp_handlers import billing_policy
 
 
 async def boot_notification(
@@ -60,7 +63,15 @@ async def status_notification(
         vendor_error_code=req.vendor_error_code,
         timestamp=req.timestamp,
     )
-    await service.status_notification(ctx.db, ctx.station_id, report, ctx.now)
+    previous = await repository.connector(ctx.db, ctx.station_id, req.connector_id)
+    was = None if previous is None else previous.status
+    connector = await service.status_notification(ctx.db, ctx.station_id, report, ctx.now)
+    if req.connector_id > 0 and was == "Preparing" and connector.status == "Available":
+        await _connection_timed_out(ctx, req.connector_id)
+    # Faulted/Unavailable ends reservations there; Available after the expiry: expired (§5.13).
+    await reservations.on_connector_status(
+        ctx.db, ctx.station_id, req.connector_id, report.status, ctx.now
+    )
     ctx.events.append(
         Event(
             "connector.status",
@@ -78,22 +89,21 @@ async def status_notification(
     return m.StatusNotificationResponse()
 
 
+async def _connection_timed_out(ctx: OcppContext, connector_id: int) -> None:
+    """Preparing → Available: the charger gave up waiting for a cable (ConnectionTimeOut)."""
+    expired = await charging_sessions.on_connection_timeout(
+        ctx.db,
+        station_id=ctx.station_id,
+        connector_id=connector_id,
+        now=ctx.now,
+        policy=billing_policy(ctx.settings),
+    )
+    for session in expired:  # the payment worker releases the driver's hold
+        ctx.events.append(Event("session.closed", {"sessionId": session.id, "state": "expired"}))
+
+
 async def data_transfer(ctx: OcppContext, req: m.DataTransferRequest) -> m.DataTransferResponse:
     status, data = await service.data_transfer_in(
         ctx.db, ctx.vendor_hooks, ctx.station_id, req.vendor_id, req.message_id, req.data, ctx.now
     )
     return m.DataTransferResponse(status=enums.DataTransferStatus(status), data=data)
-
-
-async def firmware_status_notification(
-    ctx: OcppContext, req: m.FirmwareStatusNotificationRequest
-) -> m.FirmwareStatusNotificationResponse:
-    await service.firmware_status(ctx.db, ctx.station_id, str(req.status), ctx.now)
-    return m.FirmwareStatusNotificationResponse()
-
-
-async def diagnostics_status_notification(
-    ctx: OcppContext, req: m.DiagnosticsStatusNotificationRequest
-) -> m.DiagnosticsStatusNotificationResponse:
-    await service.diagnostics_status(ctx.db, ctx.station_id, str(req.status), ctx.now)
-    return m.DiagnosticsStatusNotificationResponse()

@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilowatt.billing.service import DEFAULT_POLICY, BillingPolicy
+from kilowatt.reservations import service as reservations
 from kilowatt.sessions import service as charging_sessions
 from kilowatt.tokens import service as tokens
 from kilowatt.tokens.service import Authorization
@@ -95,6 +96,9 @@ async def start(
         _flag(tx, f"start timestamp {timestamp.isoformat()} is in the future")
     await charging_sessions.on_transaction_started(
         db, tx, tenant_id=tenant_id, window=session_window, now=now, policy=policy
+    )
+    await reservations.on_transaction_started(
+        db, tx, tenant_id=tenant_id, parent_id_tag=authorization.parent_id_tag, now=now
     )
     return StartResult(tx.id, authorization, repeated=False)
 

@@ -1,0 +1,1 @@
+"""Reservations (OCPP 1.6 Reservation profile): ReserveNow / CancelReservation, expiry, use."""

@@ -1,0 +1,3 @@
+from api.api_kit import world
+
+__all__ = ["world"]
