@@ -66,4 +66,4 @@ def typed(body: dict[str, Any]) -> ChargingProfile:
 def _dec(tp: type, value: Any) -> Any:
     if tp is Decimal:
         return Decimal(str(value))
-    raise NotImplementedError
+    raise TypeError(f"no decoder for {tp!r}")

@@ -36,6 +36,19 @@ function hiddenTable(title, rows) {
 const WIDTH = 640;
 const PAD = { top: 12, right: 12, bottom: 28, left: 56 };
 
+// The chart's <svg> with its title and the y axis: five grid lines from 0 to top, labelled.
+function plot(title, height, top, y, format) {
+  const root = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, role: "img", "aria-label": title, class: "chart-svg" }, svg("title", {}, title));
+  for (let i = 0; i <= 4; i++) {
+    const v = (top * i) / 4;
+    root.append(
+      svg("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(v), y2: y(v), class: "chart-grid" }),
+      svg("text", { x: PAD.left - 6, y: y(v) + 4, class: "chart-label", "text-anchor": "end" }, format(v)),
+    );
+  }
+  return root;
+}
+
 // series: [{name, points: [[Date|ms|iso, number|null], ...]}]; format(v) labels the y axis
 export function lineChart({ title, series, format = (v) => String(v), height = 220 }) {
   const figure = document.createElement("figure");
@@ -55,14 +68,7 @@ export function lineChart({ title, series, format = (v) => String(v), height = 2
   const hgt = height - PAD.top - PAD.bottom;
   const x = (t) => PAD.left + ((new Date(t).getTime() - t0) / (t1 - t0)) * w;
   const y = (v) => PAD.top + hgt - (v / top) * hgt;
-  const root = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, role: "img", "aria-label": title, class: "chart-svg" }, svg("title", {}, title));
-  for (let i = 0; i <= 4; i++) {
-    const v = (top * i) / 4;
-    root.append(
-      svg("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(v), y2: y(v), class: "chart-grid" }),
-      svg("text", { x: PAD.left - 6, y: y(v) + 4, class: "chart-label", "text-anchor": "end" }, format(v)),
-    );
-  }
+  const root = plot(title, height, top, y, format);
   const span = t1 - t0;
   const tick = (t) =>
     span > 2 * 86400_000
@@ -113,14 +119,7 @@ export function barChart({ title, bars, format = (v) => String(v), height = 220 
   const hgt = height - PAD.top - PAD.bottom;
   const slot = w / bars.length;
   const y = (v) => PAD.top + hgt - (v / top) * hgt;
-  const root = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, role: "img", "aria-label": title, class: "chart-svg" }, svg("title", {}, title));
-  for (let i = 0; i <= 4; i++) {
-    const v = (top * i) / 4;
-    root.append(
-      svg("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(v), y2: y(v), class: "chart-grid" }),
-      svg("text", { x: PAD.left - 6, y: y(v) + 4, class: "chart-label", "text-anchor": "end" }, format(v)),
-    );
-  }
+  const root = plot(title, height, top, y, format);
   const every = Math.ceil(bars.length / 12);
   bars.forEach((b, i) => {
     const value = b.value ?? 0;

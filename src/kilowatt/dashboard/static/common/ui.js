@@ -125,7 +125,12 @@ const STATUS_TONE = {
   Offline: "muted",
 };
 
-export function badge(text, tone = STATUS_TONE[text] || "muted") {
+// The tone of a status's badge (a connector's, a station's, a session's, a command's result).
+export function statusTone(status) {
+  return STATUS_TONE[status] || "muted";
+}
+
+export function badge(text, tone = statusTone(text)) {
   return h("span", { class: `badge badge-${tone}` }, text ?? "–");
 }
 

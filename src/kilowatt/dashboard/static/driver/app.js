@@ -9,13 +9,13 @@
 
 import { createApi } from "/static/common/api.js";
 import { createLive } from "/static/common/live.js";
-import { clear, failure, h, spinner, toast } from "/static/common/ui.js";
+import { createRouter, markNav } from "/static/common/router.js";
+import { clear, failure, h, toast } from "/static/common/ui.js";
 
 const BASE = "/app";
 const api = createApi("driver");
 let live = null;
 let me = null;
-let cleanups = [];
 
 const ROUTES = [
   [/^\/?$/, "home", false],
@@ -35,32 +35,43 @@ const NAV = [
 const root = document.getElementById("root");
 let frame = null;
 
-function localPath() {
-  const path = location.pathname.startsWith(BASE) ? location.pathname.slice(BASE.length) : "/";
-  return path || "/";
-}
-
-export function navigate(path, { replace = false } = {}) {
-  const url = path.startsWith(`${BASE}/`) || path === BASE ? path : `${BASE}${path}`;
-  if (replace) history.replaceState(null, "", url);
-  else history.pushState(null, "", url);
-  route();
-}
+const router = createRouter({
+  base: BASE,
+  routes: ROUTES,
+  load: (name) => import(`./pages/${name}.js`),
+  content: () => frame.content,
+  context: () => ({ api, live, me, signInUrl, refreshMe }),
+  live: () => live,
+  before: (path) => {
+    paintAccount();
+    markNav(frame.nav, path, (current) => current === "/" || current.startsWith("/start"));
+  },
+  // a page for the signed-in only: sign in first, then come back
+  guard: ([, , needsAuth]) => {
+    if (!needsAuth || me) return true;
+    navigate(signInUrl(location.pathname + location.search), { replace: true });
+    return false;
+  },
+  notFound: (content) =>
+    clear(
+      content,
+      h(
+        "section",
+        { class: "panel" },
+        h("h1", {}, "Page not found"),
+        h("p", {}, "There is no such page in the charging app."),
+        h("a", { class: "button button-primary button-block", href: `${BASE}/` }, "Go to the start"),
+      ),
+    ),
+  failed: (error, retry) => h("section", { class: "panel" }, failure(error, retry)),
+});
+const { localPath, navigate, route } = router;
+export { navigate };
 
 // Where to sign in so as to come back here (the QR context survives the detour).
 export function signInUrl(next = location.pathname + location.search, extra = {}) {
   const params = new URLSearchParams({ next, ...extra });
   return `${BASE}/signin?${params}`;
-}
-
-function runCleanups() {
-  for (const cleanup of cleanups.splice(0)) {
-    try {
-      cleanup();
-    } catch (error) {
-      console.error(error);
-    }
-  }
 }
 
 // ---- the frame ------------------------------------------------------------------------------
@@ -114,16 +125,6 @@ function paintAccount() {
   }
 }
 
-function markNav(path) {
-  for (const link of frame.nav.querySelectorAll("a")) {
-    const target = link.dataset.path;
-    const current =
-      target === "/" ? path === "/" || path.startsWith("/start") : path === target || path.startsWith(`${target}/`);
-    if (current) link.setAttribute("aria-current", "page");
-    else link.removeAttribute("aria-current");
-  }
-}
-
 // ---- signing in and out ---------------------------------------------------------------------
 async function loadMe() {
   if (!api.signedIn()) {
@@ -171,69 +172,6 @@ api.onSignedOut((reason) => {
   route();
 });
 
-// ---- routing --------------------------------------------------------------------------------
-async function route() {
-  runCleanups();
-  const path = localPath();
-  paintAccount();
-  markNav(path);
-  const content = frame.content;
-  let match = null;
-  let name = null;
-  let needsAuth = false;
-  for (const [pattern, page, auth] of ROUTES) {
-    match = path.match(pattern);
-    if (match) {
-      name = page;
-      needsAuth = auth;
-      break;
-    }
-  }
-  if (!name) {
-    document.title = "Not found · Kilowatt";
-    clear(
-      content,
-      h(
-        "section",
-        { class: "panel" },
-        h("h1", {}, "Page not found"),
-        h("p", {}, "There is no such page in the charging app."),
-        h("a", { class: "button button-primary button-block", href: `${BASE}/` }, "Go to the start"),
-      ),
-    );
-    return;
-  }
-  if (needsAuth && !me) {
-    navigate(signInUrl(location.pathname + location.search), { replace: true });
-    return;
-  }
-  clear(content, spinner());
-  const ctx = {
-    root: content,
-    api,
-    live,
-    me,
-    params: Object.fromEntries(Object.entries(match.groups || {}).map(([k, v]) => [k, decodeURIComponent(v)])),
-    query: new URLSearchParams(location.search),
-    navigate,
-    signInUrl,
-    refreshMe,
-    onCleanup: (fn) => cleanups.push(fn),
-    subscribe: (pattern, callback) => live && cleanups.push(live.on(pattern, callback)),
-    onResync: (callback) => live && cleanups.push(live.onResync(callback)),
-    title: (text) => (document.title = `${text} · Kilowatt`),
-  };
-  try {
-    const module = await import(`./pages/${name}.js`);
-    if (localPath() !== path) return; // navigated away while loading
-    clear(content);
-    await module.default(ctx);
-  } catch (error) {
-    console.error(error);
-    clear(content, h("section", { class: "panel" }, failure(error, () => route())));
-  }
-}
-
 async function boot() {
   try {
     await loadMe();
@@ -246,14 +184,6 @@ async function boot() {
   await route();
 }
 
-document.addEventListener("click", (event) => {
-  const link = event.target.closest?.("a[href]");
-  if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
-  const url = new URL(link.href, location.href);
-  if (url.origin !== location.origin || !url.pathname.startsWith(BASE) || link.target || link.hasAttribute("download")) return;
-  event.preventDefault();
-  navigate(url.pathname + url.search);
-});
-window.addEventListener("popstate", () => route());
+router.listen();
 
 boot();

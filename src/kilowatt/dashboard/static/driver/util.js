@@ -127,3 +127,28 @@ export function startProblem(error) {
       return ["Could not start charging", detail];
   }
 }
+
+// The form to find a charger by its ID (EVSE ID): opens /start?evse=… for what is typed.
+export function evseForm(navigate, label) {
+  const input = h("input", {
+    id: "evse-input",
+    name: "evse",
+    required: true,
+    autocomplete: "off",
+    autocapitalize: "characters",
+    spellcheck: "false",
+    placeholder: "e.g. DE*KWT*E1*1",
+  });
+  return h(
+    "form",
+    {
+      onsubmit: (event) => {
+        event.preventDefault();
+        const value = input.value.trim();
+        if (value) navigate(`/start?evse=${encodeURIComponent(value)}`);
+      },
+    },
+    h("div", { class: "field" }, h("label", { for: "evse-input" }, label), input),
+    h("button", { class: "button button-primary button-block", type: "submit" }, "Find the charger"),
+  );
+}

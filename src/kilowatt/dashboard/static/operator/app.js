@@ -6,13 +6,13 @@
 
 import { createApi } from "/static/common/api.js";
 import { createLive } from "/static/common/live.js";
-import { clear, failure, field, h, spinner } from "/static/common/ui.js";
+import { createRouter, markNav } from "/static/common/router.js";
+import { clear, failure, field, h } from "/static/common/ui.js";
 
 const BASE = "/dashboard";
 const api = createApi("operator");
 let live = null;
 let me = null;
-let cleanups = [];
 
 const NAV = [
   { section: "Network" },
@@ -46,27 +46,25 @@ const ROUTES = [
 
 const root = document.getElementById("root");
 
-function localPath() {
-  const path = location.pathname.startsWith(BASE) ? location.pathname.slice(BASE.length) : "/";
-  return path || "/";
-}
+let frame = null;
 
-export function navigate(path, { replace = false } = {}) {
-  const url = path.startsWith(BASE) ? path : `${BASE}${path}`;
-  if (replace) history.replaceState(null, "", url);
-  else history.pushState(null, "", url);
-  return route();
-}
-
-function runCleanups() {
-  for (const cleanup of cleanups.splice(0)) {
-    try {
-      cleanup();
-    } catch (error) {
-      console.error(error);
-    }
-  }
-}
+const router = createRouter({
+  base: BASE,
+  routes: ROUTES,
+  load: (name) => import(`./pages/${name}.js`),
+  content: () => frame.content,
+  context: () => ({ api, live, me }),
+  live: () => live,
+  ready: () => Boolean(me),
+  before: (path) => {
+    frame.setMenu(false);
+    markNav(frame.nav, path);
+  },
+  notFound: (content) =>
+    clear(content, h("h1", {}, "Not found"), h("p", {}, "There is no such page."), h("a", { href: `${BASE}/` }, "Back to the overview")),
+});
+const { navigate, route, runCleanups } = router;
+export { navigate };
 
 // ---- sign-in --------------------------------------------------------------------------------
 function signIn(message) {
@@ -125,7 +123,6 @@ function signIn(message) {
 }
 
 // ---- the frame ------------------------------------------------------------------------------
-let frame = null;
 
 function buildFrame() {
   const liveDot = h("span", { class: "live-dot", "aria-hidden": "true" });
@@ -200,61 +197,6 @@ function buildFrame() {
   frame = { shell, nav, content, setMenu };
 }
 
-function markNav(path) {
-  for (const link of frame.nav.querySelectorAll("a")) {
-    const target = link.dataset.path;
-    const current = target === "/" ? path === "/" : path === target || path.startsWith(`${target}/`);
-    if (current) link.setAttribute("aria-current", "page");
-    else link.removeAttribute("aria-current");
-  }
-}
-
-async function route() {
-  if (!me) return;
-  runCleanups();
-  const path = localPath();
-  frame.setMenu(false);
-  markNav(path);
-  const content = frame.content;
-  let match = null;
-  let name = null;
-  for (const [pattern, page] of ROUTES) {
-    match = path.match(pattern);
-    if (match) {
-      name = page;
-      break;
-    }
-  }
-  if (!name) {
-    document.title = "Not found · Kilowatt";
-    clear(content, h("h1", {}, "Not found"), h("p", {}, "There is no such page."), h("a", { href: `${BASE}/` }, "Back to the overview"));
-    return;
-  }
-  clear(content, spinner());
-  const ctx = {
-    root: content,
-    api,
-    live,
-    me,
-    params: Object.fromEntries(Object.entries(match.groups || {}).map(([k, v]) => [k, decodeURIComponent(v)])),
-    query: new URLSearchParams(location.search),
-    navigate,
-    onCleanup: (fn) => cleanups.push(fn),
-    subscribe: (pattern, callback) => cleanups.push(live.on(pattern, callback)),
-    onResync: (callback) => cleanups.push(live.onResync(callback)),
-    title: (text) => (document.title = `${text} · Kilowatt`),
-  };
-  try {
-    const module = await import(`./pages/${name}.js`);
-    if (localPath() !== path) return; // navigated away while loading
-    clear(content);
-    await module.default(ctx);
-  } catch (error) {
-    console.error(error);
-    clear(content, failure(error, () => route()));
-  }
-}
-
 async function start() {
   try {
     me = await api.get("me");
@@ -273,19 +215,13 @@ async function start() {
   await route();
 }
 
-document.addEventListener("click", (event) => {
-  const link = event.target.closest?.("a[href]");
-  if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
-  const url = new URL(link.href, location.href);
-  if (url.origin !== location.origin || !url.pathname.startsWith(BASE) || link.target || link.hasAttribute("download")) return;
-  event.preventDefault();
-  // A link of the menu: the new page's content takes the focus (the menu may close under it).
+// A link of the menu: the new page's content takes the focus (the menu may close under it).
+router.listen((link) => {
   const fromMenu = Boolean(frame?.shell.querySelector(".sidebar")?.contains(link));
-  navigate(url.pathname + url.search).then(() => {
+  return () => {
     if (fromMenu && frame && !frame.content.contains(document.activeElement)) frame.content.focus({ preventScroll: true });
-  });
+  };
 });
-window.addEventListener("popstate", () => route());
 api.onSignedOut((reason) => signIn(reason === "expired" ? "Your sign-in has expired; please sign in again." : ""));
 
 if (api.signedIn()) start();

@@ -1,7 +1,7 @@
 // /app/: the start of the app — a session in progress, or how to start one (scan or type an ID).
 
 import { clear, h, kwh, money } from "/static/common/ui.js";
-import { panel, pill, sessionWords } from "../util.js";
+import { evseForm, panel, pill, sessionWords } from "../util.js";
 
 export default async function render(ctx) {
   ctx.title("Charge");
@@ -10,15 +10,6 @@ export default async function render(ctx) {
     const page = await ctx.api.get("sessions", { limit: 10 });
     open = page.items.filter((s) => s.state === "pending" || s.state === "active");
   }
-  const input = h("input", {
-    id: "evse-input",
-    name: "evse",
-    required: true,
-    autocomplete: "off",
-    autocapitalize: "characters",
-    spellcheck: "false",
-    placeholder: "e.g. DE*KWT*E1*1",
-  });
   const name = ctx.me?.user?.name?.split(" ")[0];
   clear(
     ctx.root,
@@ -37,18 +28,7 @@ export default async function render(ctx) {
     panel(
       h("h1", {}, name ? `Hello, ${name}` : "Charge your car"),
       h("p", {}, "Scan the QR code on the charger with your phone's camera. The charger's page opens here, with its status and price."),
-      h(
-        "form",
-        {
-          onsubmit: (event) => {
-            event.preventDefault();
-            const value = input.value.trim();
-            if (value) ctx.navigate(`/start?evse=${encodeURIComponent(value)}`);
-          },
-        },
-        h("div", { class: "field" }, h("label", { for: "evse-input" }, "Or type the charger ID (EVSE ID)"), input),
-        h("button", { class: "button button-primary button-block", type: "submit" }, "Find the charger"),
-      ),
+      evseForm(ctx.navigate, "Or type the charger ID (EVSE ID)"),
     ),
     !ctx.me &&
       panel(

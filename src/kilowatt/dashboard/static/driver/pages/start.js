@@ -2,7 +2,7 @@
 // from the event stream when signed in, refreshed politely when not), its price, and Start.
 
 import { clear, h } from "/static/common/ui.js";
-import { appTagId, connectorWords, facts, liveBadge, panel, pill, priceRows, startProblem } from "../util.js";
+import { appTagId, connectorWords, evseForm, facts, liveBadge, panel, pill, priceRows, startProblem } from "../util.js";
 import { createLive } from "/static/common/live.js";
 
 const POLL_MS = 15000;
@@ -211,32 +211,12 @@ async function ensureCard(ctx) {
 
 function askForEvse(ctx) {
   ctx.title("Start charging");
-  const input = h("input", {
-    id: "evse-input",
-    name: "evse",
-    required: true,
-    autocomplete: "off",
-    autocapitalize: "characters",
-    spellcheck: "false",
-    placeholder: "e.g. DE*KWT*E1*1",
-  });
   clear(
     ctx.root,
     panel(
       h("h1", {}, "Start charging"),
       h("p", {}, "Scan the QR code on the charger with your phone's camera, or type the charger's ID printed next to it."),
-      h(
-        "form",
-        {
-          onsubmit: (event) => {
-            event.preventDefault();
-            const value = input.value.trim();
-            if (value) ctx.navigate(`/start?evse=${encodeURIComponent(value)}`);
-          },
-        },
-        h("div", { class: "field" }, h("label", { for: "evse-input" }, "Charger ID (EVSE ID)"), input),
-        h("button", { class: "button button-primary button-block", type: "submit" }, "Find the charger"),
-      ),
+      evseForm(ctx.navigate, "Charger ID (EVSE ID)"),
     ),
   );
 }

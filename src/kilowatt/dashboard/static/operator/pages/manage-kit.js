@@ -1,6 +1,6 @@
 // Helpers shared by the sessions, analytics and management pages (on top of common/ui.js).
 
-import { clear, h, toast } from "/static/common/ui.js";
+import { clear, failure, h, spinner, toast } from "/static/common/ui.js";
 
 export const can = (ctx, permission) => (ctx.me.permissions || []).includes(permission);
 
@@ -180,6 +180,37 @@ export function pager({ total, limit, offset }, go) {
     h("button", { type: "button", class: "button button-small", disabled: offset === 0, onclick: () => go(Math.max(0, offset - limit)) }, "‹ Previous"),
     h("button", { type: "button", class: "button button-small", disabled: last >= total, onclick: () => go(offset + limit) }, "Next ›"),
   );
+}
+
+// Fill host with a spinner while fetch() runs: its result, or null once host shows the failure
+// (with retry as its "Try again").
+export async function loadInto(host, loading, fetch, retry) {
+  clear(host, spinner(loading));
+  try {
+    return await fetch();
+  } catch (error) {
+    clear(host, failure(error, retry));
+    return null;
+  }
+}
+
+// A page of items as a table (its caption for screen readers, its column heads, its rows) with
+// the pager under it; go(offset) shows another page.
+export function pagedTable(caption, heads, rows, page, go) {
+  return [
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        {},
+        h("caption", { class: "visually-hidden" }, caption),
+        h("thead", {}, h("tr", {}, heads.map((label) => h("th", { scope: "col" }, label)))),
+        h("tbody", {}, rows),
+      ),
+    ),
+    h("div", { class: "card-footer" }, pager(page, go)),
+  ];
 }
 
 // Dates: <input type="date"> values (local days) to ISO instants and back.

@@ -1,7 +1,7 @@
 // Helpers shared by the network pages (overview, stations, a station): loading the network,
 // describing events, connector chips, a form dialog that stays open on errors, and small timers.
 
-import { ago, badge, field, h, kw, kwh } from "/static/common/ui.js";
+import { ago, badge, field, h, kw, kwh, statusTone } from "/static/common/ui.js";
 
 export const BASE = "/dashboard";
 export const stationHref = (cp) => `${BASE}/stations/${encodeURIComponent(cp)}`;
@@ -97,19 +97,25 @@ export function applyEvent(entry, event) {
   }
 }
 
+// Load the stations a page has not seen yet, once at a time each: found(cp, entry) gets one; a
+// station the user may not see is left out.
+export function stationFetcher(api, found) {
+  const fetching = new Set();
+  return async (cp) => {
+    if (fetching.has(cp)) return;
+    fetching.add(cp);
+    try {
+      found(cp, await loadStation(api, cp));
+    } catch {
+      // not ours to see
+    } finally {
+      fetching.delete(cp);
+    }
+  };
+}
+
 // ---- connectors -----------------------------------------------------------------------------
 export const IN_USE = new Set(["Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing"]);
-export const STATUS_TONE = {
-  Available: "ok",
-  Preparing: "info",
-  Charging: "info",
-  SuspendedEV: "warn",
-  SuspendedEVSE: "warn",
-  Finishing: "info",
-  Reserved: "warn",
-  Unavailable: "muted",
-  Faulted: "bad",
-};
 export const STATUS_ORDER = ["Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved", "Unavailable", "Faulted"];
 
 // The outlets (connector 0 is the station as a whole, reported separately).
@@ -118,7 +124,7 @@ export const outlets = (entry) => [...entry.connectors.values()].filter((c) => c
 export function connectorChip(connector, { offline = false } = {}) {
   const status = connector.status || "Unknown";
   const title = `Connector ${connector.connector_id}: ${status}${connector.error_code && connector.error_code !== "NoError" ? ` (${connector.error_code})` : ""}`;
-  const chip = badge(`${connector.connector_id} · ${status}`, STATUS_TONE[status] || "muted");
+  const chip = badge(`${connector.connector_id} · ${status}`, statusTone(status));
   chip.classList.add("nw-chip");
   if (offline) chip.classList.add("nw-chip-stale");
   chip.title = offline ? `${title}, last known (the station is offline)` : title;

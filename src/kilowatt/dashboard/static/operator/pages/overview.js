@@ -14,12 +14,12 @@ import {
   every,
   fetchAll,
   loadNetwork,
-  loadStation,
   onlineBadge,
   outlets,
   pageHeader,
   refreshRelative,
   relative,
+  stationFetcher,
   stationHref,
   tile,
 } from "./network-kit.js";
@@ -322,7 +322,10 @@ export default async function render(ctx) {
   const repaint = coalesce(paint);
   const reloadSessions = debounce(() => loadSessions().then(repaint, () => {}), 500);
   const reloadTransactions = debounce(() => loadTransactions().then(repaint, () => {}), 500);
-  const fetching = new Set();
+  const fetchStation = stationFetcher(ctx.api, (cp, fresh) => {
+    state.network.set(cp, fresh);
+    repaint();
+  });
 
   ctx.subscribe("*", (event) => {
     addToFeed(event);
@@ -331,15 +334,7 @@ export default async function render(ctx) {
       if (!cp) return;
       const entry = state.network.get(cp);
       if (!entry) {
-        if (fetching.has(cp)) return;
-        fetching.add(cp);
-        loadStation(ctx.api, cp)
-          .then((fresh) => {
-            state.network.set(cp, fresh);
-            repaint();
-          })
-          .catch(() => {})
-          .finally(() => fetching.delete(cp));
+        fetchStation(cp);
         return;
       }
       if (applyEvent(entry, event)) repaint();

@@ -11,12 +11,12 @@ import {
   every,
   formDialog,
   loadNetwork,
-  loadStation,
   onlineBadge,
   outlets,
   pageHeader,
   refreshRelative,
   relative,
+  stationFetcher,
   stationHref,
 } from "./network-kit.js";
 
@@ -154,20 +154,11 @@ export default async function render(ctx) {
   }
 
   const repaint = coalesce(paint);
-  const fetching = new Set();
-  async function fetchOne(cp) {
-    if (fetching.has(cp)) return;
-    fetching.add(cp);
-    try {
-      network.set(cp, await loadStation(ctx.api, cp));
-      network = new Map([...network.entries()].sort(([a], [b]) => a.localeCompare(b)));
-      repaint();
-    } catch {
-      // not ours to see
-    } finally {
-      fetching.delete(cp);
-    }
-  }
+  const fetchOne = stationFetcher(ctx.api, (cp, entry) => {
+    network.set(cp, entry);
+    network = new Map([...network.entries()].sort(([a], [b]) => a.localeCompare(b)));
+    repaint();
+  });
 
   for (const type of ["station.*", "connector.status"]) {
     ctx.subscribe(type, (event) => {

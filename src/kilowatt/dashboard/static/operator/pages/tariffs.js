@@ -1,7 +1,7 @@
 // Tariffs: the tenant's OCPI-shaped tariffs (a form, or the JSON itself), and where they apply.
 
 import { badge, clear, dateTime, empty, failure, field, h, spinner, toast } from "/static/common/ui.js";
-import { button, can, confirmDialog, formDialog, pageHeader, pager, scopePage, select } from "./manage-kit.js";
+import { button, can, confirmDialog, formDialog, loadInto, pageHeader, pagedTable, scopePage, select } from "./manage-kit.js";
 
 const TYPES = [
   ["ENERGY", "Energy (per kWh)"],
@@ -42,32 +42,21 @@ export default async function render(ctx) {
   root.append(host);
 
   async function load() {
-    clear(host, spinner("Loading tariffs…"));
-    let page;
-    try {
-      page = await api.get("tariffs", { limit: LIMIT, offset });
-    } catch (error) {
-      clear(host, failure(error, load));
-      return;
-    }
+    const page = await loadInto(host, "Loading tariffs…", () => api.get("tariffs", { limit: LIMIT, offset }), load);
+    if (!page) return;
     if (!page.items.length) {
       clear(host, empty("No tariffs yet: charging is free everywhere.", writable ? "Create a tariff, then assign it to your network, a site, a station or a connector." : null));
       return;
     }
     clear(
       host,
-      h(
-        "div",
-        { class: "table-wrap" },
-        h(
-          "table",
-          {},
-          h("caption", { class: "visually-hidden" }, "Tariffs"),
-          h("thead", {}, h("tr", {}, ["Name", "Prices (excl. VAT)", "VAT", "Version", "Changed", ""].map((label) => h("th", { scope: "col" }, label)))),
-          h("tbody", {}, page.items.map((t) => tariffRow(t))),
-        ),
+      ...pagedTable(
+        "Tariffs",
+        ["Name", "Prices (excl. VAT)", "VAT", "Version", "Changed", ""],
+        page.items.map((t) => tariffRow(t)),
+        page,
+        (next) => ((offset = next), load()),
       ),
-      h("div", { class: "card-footer" }, pager(page, (next) => ((offset = next), load()))),
     );
   }
 

@@ -2,7 +2,7 @@
 // token group, owner and expiry.
 
 import { badge, clear, dateTime, empty, failure, field, h, spinner, toast } from "/static/common/ui.js";
-import { button, can, formDialog, pageHeader, pager, scopePage, select } from "./manage-kit.js";
+import { button, can, formDialog, pageHeader, pagedTable, scopePage, select } from "./manage-kit.js";
 
 const LIMIT = 50;
 const STATUS_TONE = { Accepted: "ok", Blocked: "bad", Expired: "muted", Invalid: "warn" };
@@ -91,18 +91,13 @@ export default async function render(ctx) {
     }
     clear(
       host,
-      h(
-        "div",
-        { class: "table-wrap" },
-        h(
-          "table",
-          {},
-          h("caption", { class: "visually-hidden" }, "Tokens"),
-          h("thead", {}, h("tr", {}, ["Id tag", "Status", "Group", "Owner", "Expires", "Parallel", "Added", ""].map((l) => h("th", { scope: "col" }, l)))),
-          h("tbody", {}, page.items.map(row)),
-        ),
+      ...pagedTable(
+        "Tokens",
+        ["Id tag", "Status", "Group", "Owner", "Expires", "Parallel", "Added", ""],
+        page.items.map(row),
+        page,
+        (next) => ((filters.offset = next), load()),
       ),
-      h("div", { class: "card-footer" }, pager(page, (next) => ((filters.offset = next), load()))),
     );
   }
 

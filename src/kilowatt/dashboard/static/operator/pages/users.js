@@ -1,7 +1,7 @@
 // Users: the tenant's operator accounts (and its drivers, read-only): add, change role, disable.
 
-import { badge, clear, dateTime, empty, failure, field, h, spinner, toast } from "/static/common/ui.js";
-import { button, can, confirmDialog, formDialog, pageHeader, pager, scopePage, select } from "./manage-kit.js";
+import { badge, clear, dateTime, empty, field, h, toast } from "/static/common/ui.js";
+import { button, can, confirmDialog, formDialog, loadInto, pageHeader, pagedTable, scopePage, select } from "./manage-kit.js";
 
 const LIMIT = 50;
 const ROLES = [
@@ -27,32 +27,15 @@ export default async function render(ctx) {
   root.append(host);
 
   async function load() {
-    clear(host, spinner("Loading users…"));
-    let page;
-    try {
-      page = await api.get("users", { limit: LIMIT, offset });
-    } catch (error) {
-      clear(host, failure(error, load));
-      return;
-    }
+    const page = await loadInto(host, "Loading users…", () => api.get("users", { limit: LIMIT, offset }), load);
+    if (!page) return;
     if (!page.items.length) {
       clear(host, empty("No users yet."));
       return;
     }
     clear(
       host,
-      h(
-        "div",
-        { class: "table-wrap" },
-        h(
-          "table",
-          {},
-          h("caption", { class: "visually-hidden" }, "Users"),
-          h("thead", {}, h("tr", {}, ["Name", "E-mail", "Role", "Status", "Since", ""].map((l) => h("th", { scope: "col" }, l)))),
-          h("tbody", {}, page.items.map(row)),
-        ),
-      ),
-      h("div", { class: "card-footer" }, pager(page, (next) => ((offset = next), load()))),
+      ...pagedTable("Users", ["Name", "E-mail", "Role", "Status", "Since", ""], page.items.map(row), page, (next) => ((offset = next), load())),
     );
   }
 
