@@ -11,6 +11,7 @@ dropping the old copy would cascade-delete the rows that point at it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -33,6 +35,8 @@ MIGRATIONS_DIR = REPO_ROOT / "migrations"
 
 # pg_advisory_xact_lock key: any constant that other code does not use ("KWMIGRAT").
 _PG_LOCK_KEY = 0x4B574D4947524154
+# How often a migration retries opening a SQLite file another connection is opening too.
+_LOCKED_RETRIES = 20
 
 
 def async_url(url: str) -> str:
@@ -106,6 +110,8 @@ async def migration_connection(url: str) -> AsyncIterator[AsyncConnection]:
     """A connection inside a transaction that holds the migration lock; commits on exit."""
     engine = migration_engine(url)
     try:
+        if engine.dialect.name == "sqlite":
+            await _first_connect(engine)
         async with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 await connection.execute(
@@ -114,6 +120,23 @@ async def migration_connection(url: str) -> AsyncIterator[AsyncConnection]:
             yield connection
     finally:
         await engine.dispose()
+
+
+async def _first_connect(engine: AsyncEngine) -> None:
+    """Connect once, retrying while SQLite answers "database is locked": switching a brand-new
+    file to WAL needs it alone for a moment, and SQLite refuses at once, without its busy wait,
+    while another connection is opening the same new file (e.g. a node's writer retrying). Once
+    the file is in WAL mode (it stays so), the migration's own connection goes through."""
+    delay = 0.05
+    for attempt in range(_LOCKED_RETRIES + 1):
+        try:
+            async with engine.connect():
+                return
+        except OperationalError as exc:
+            if "database is locked" not in str(exc) or attempt == _LOCKED_RETRIES:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 def _run_command(connection: Connection, name: str, revision: str) -> None:
