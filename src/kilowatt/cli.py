@@ -449,6 +449,10 @@ def parser() -> argparse.ArgumentParser:
 
     local_lists_cli.add_parser(sub, server_opts, _settings)
 
+    from kilowatt.reservations import cli as reservations_cli
+
+    reservations_cli.add_parser(sub, server_opts, _settings)
+
     sp = sub.add_parser("bench", help="measure OCPP throughput of this machine")
     sp.add_argument("--stations", type=int, default=200)
     sp.add_argument("--seconds", type=float, default=10.0)
