@@ -21,13 +21,13 @@ async def test_older_status_is_history_only(db_session: AsyncSession) -> None:
     await service.status_notification(
         db_session, station.id, StatusReport(1, "Charging", "NoError", timestamp=T0), T0
     )
-    connector = await service.status_notification(
+    connector, previous = await service.status_notification(
         db_session,
         station.id,
         StatusReport(1, "Preparing", "NoError", timestamp=T0 - timedelta(minutes=1)),
         T0,
     )
-    assert connector.status == "Charging"
+    assert (connector.status, previous) == ("Charging", "Charging")
     history = (await db_session.scalars(select(StatusNotificationRecord.status))).all()
     assert sorted(history) == ["Charging", "Preparing"]
 

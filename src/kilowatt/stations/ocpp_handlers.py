@@ -8,7 +8,7 @@ from kilowatt.ocpp.v16 import enums
 from kilowatt.ocpp.v16 import messages as m
 from kilowatt.reservations import service as reservations
 from kilowatt.sessions import service as charging_sessions
-from kilowatt.stations import repository, service
+from kilowatt.stations import service
 from kilowatt.stations.service import BootInfo, StatusReport
 from kilowatt.transactions.ocpp_handlers import billing_policy
 
@@ -63,9 +63,7 @@ async def status_notification(
         vendor_error_code=req.vendor_error_code,
         timestamp=req.timestamp,
     )
-    previous = await repository.connector(ctx.db, ctx.station_id, req.connector_id)
-    was = None if previous is None else previous.status
-    connector = await service.status_notification(ctx.db, ctx.station_id, report, ctx.now)
+    connector, was = await service.status_notification(ctx.db, ctx.station_id, report, ctx.now)
     if req.connector_id > 0 and was == "Preparing" and connector.status == "Available":
         await _connection_timed_out(ctx, req.connector_id)
     # Faulted/Unavailable ends reservations there; Available after the expiry: expired (§5.13).

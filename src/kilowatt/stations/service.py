@@ -148,8 +148,9 @@ class StatusReport:
 
 async def status_notification(
     db: AsyncSession, station_id: int, report: StatusReport, now: datetime
-) -> Connector:
-    """Keep the connector's current status and append to its history."""
+) -> tuple[Connector, str | None]:
+    """Keep the connector's current status and append to its history; the connector and the
+    status it had before (None: first report)."""
     db.add(
         StatusNotificationRecord(
             station_id=station_id,
@@ -164,6 +165,7 @@ async def status_notification(
         )
     )
     connector = await repository.connector(db, station_id, report.connector_id)
+    previous = None if connector is None else connector.status
     if connector is None:
         connector = Connector(station_id=station_id, connector_id=report.connector_id)
         db.add(connector)
@@ -178,7 +180,7 @@ async def status_notification(
         connector.status_at = at
     connector.updated_at = now
     await db.flush()
-    return connector
+    return connector, previous
 
 
 async def firmware_status(db: AsyncSession, station_id: int, status: str, now: datetime) -> None:
