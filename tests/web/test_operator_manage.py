@@ -119,7 +119,11 @@ async def test_an_api_key_is_shown_once_and_works(web: Web, world: World) -> Non
     row = page.locator("tbody tr").filter(has_text="ERP export")
     await expect(row).to_contain_text("billing:read")
     await expect(row).to_contain_text("Active")
-    assert key not in await page.content()  # shown once, never again
+    # shown once, never again: once the dialogs are gone, no trace of it in the page
+    await page.wait_for_function(
+        "key => !document.documentElement.outerHTML.includes(key)", arg=key
+    )
+    assert key not in await page.content()
 
     client = world.anonymous(**{"X-API-Key": key})
     assert (await client.get("/api/v1/me")).json()["permissions"] == [
