@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kilowatt import __version__, metrics
 from kilowatt.analytics import api as analytics_api
-from kilowatt.api import problems
+from kilowatt.api import body_limit, problems
 from kilowatt.auth import api as auth_api
 from kilowatt.billing import api as billing_api
 from kilowatt.billing import tariff_api
@@ -33,12 +33,18 @@ from kilowatt.dashboard import web
 from kilowatt.db import create_engine, session_factory
 from kilowatt.events import EventBus
 from kilowatt.firmware import api as firmware_api
+from kilowatt.firmware import security_api as firmware_security_api
 from kilowatt.firmware.manager import FirmwareManager
+from kilowatt.gateway import tls
 from kilowatt.gateway.registry import ConnectionRegistry
 from kilowatt.gateway.server import Gateway
+from kilowatt.journal import reconcile
+from kilowatt.journal.durability import Durability
 from kilowatt.live import api as live_api
 from kilowatt.live.capture import EventSession, session_info
 from kilowatt.live.progress import SessionProgress
+from kilowatt.load_management import api as load_api
+from kilowatt.load_management.manager import LoadManager
 from kilowatt.local_lists import api as local_lists_api
 from kilowatt.local_lists.worker import LocalLists
 from kilowatt.logs import RequestIds
@@ -48,11 +54,15 @@ from kilowatt.metrics import Metrics
 from kilowatt.migrate import upgrade
 from kilowatt.reservations import api as reservations_api
 from kilowatt.reservations.controller import expire_reservations
+from kilowatt.security import api as security_api
+from kilowatt.security import ca as station_ca
+from kilowatt.security.signer import CertificateSigner
 from kilowatt.sessions import api as sessions_api
 from kilowatt.sessions import ocpp_core_api, seed_api
 from kilowatt.sessions.controller import ChargingSessions
 from kilowatt.sites import api as sites_api
 from kilowatt.smart_charging import api as smart_charging_api
+from kilowatt.smart_charging.service import SmartCharging
 from kilowatt.stations import api as stations_api
 from kilowatt.stations import repository as station_repository
 from kilowatt.stations.service import VendorHook
@@ -145,10 +155,22 @@ def create_app(
             metrics=node_metrics,
         )
         node.gateway.directory = directory
+        started_at = datetime.now(UTC)
         async with sessions() as db:
             await station_repository.mark_all_offline(db, datetime.now(UTC))
             await tenants.default_tenant(db)
             await db.commit()
+        # Durability (docs/durability.md): replay a journal left by the last run before any
+        # station is served, then resolve sessions that run left half-way.
+        durability = Durability(settings, sessions, bus, node_metrics, vendor_hooks or {})
+        await durability.open()
+        node.gateway.durability = durability
+        await reconcile.after_restart(
+            sessions,
+            started_at=started_at,
+            policy=BillingPolicy(settings.payment_provider, settings.billing_max_power_w),
+        )
+        node._tasks.append(asyncio.create_task(durability.run(), name="journal"))
         node._tasks.append(asyncio.create_task(message_log.run(), name="message-log"))
         node._tasks.append(
             asyncio.create_task(_prune_message_log(node), name="message-log-retention")
@@ -161,12 +183,33 @@ def create_app(
         node._tasks.append(
             asyncio.create_task(expire_reservations(sessions), name="reservation-expiry")
         )
-        local_lists = LocalLists(sessions, commands, registry, bus, wait=settings.call_timeout + 5)
+        local_lists = LocalLists(
+            sessions,
+            commands,
+            registry,
+            bus,
+            wait=settings.call_timeout + 5,
+            auto_enrol=settings.local_list_auto_enrol,
+        )
         app.state.local_lists = local_lists
         node._tasks.append(asyncio.create_task(local_lists.worker.run(), name="local-lists"))
+        load_manager = LoadManager(
+            sessions,
+            SmartCharging(sessions, commands),
+            registry,
+            bus,
+            wait=settings.call_timeout + 5,
+        )
+        app.state.load_manager = load_manager
+        node._tasks.append(asyncio.create_task(load_manager.run(), name="load-management"))
         firmware = FirmwareManager(sessions, commands, bus, settings)
         app.state.firmware = firmware
         node._tasks.append(asyncio.create_task(firmware.run(), name="firmware"))
+        # The station CA: the configured one, or a development CA made on first run; a
+        # configured one that cannot be read stops the start-up (docs/security-messages.md).
+        station_ca.load(settings.data_dir, settings.station_ca_cert, settings.station_ca_key)
+        signer = CertificateSigner(sessions, commands, bus, settings)
+        node._tasks.append(asyncio.create_task(signer.run(), name="certificate-signer"))
         app.state.kilowatt = node
         try:
             yield
@@ -178,6 +221,7 @@ def create_app(
             for task in node._tasks:
                 task.cancel()
             await asyncio.gather(*node._tasks, return_exceptions=True)
+            durability.close()
             async with sessions() as db:
                 await station_repository.mark_all_offline(db, datetime.now(UTC))
                 await db.commit()
@@ -186,6 +230,7 @@ def create_app(
 
     app = FastAPI(title="Kilowatt", version=__version__, lifespan=lifespan)
     problems.install(app)
+    body_limit.install(app, settings.max_body_bytes)
     app.add_middleware(RequestIds)
 
     @app.websocket("/ocpp/{charge_point_id}")
@@ -203,6 +248,7 @@ def create_app(
     app.include_router(tenants_api.router)
     app.include_router(stations_api.router)
     app.include_router(sites_api.router)
+    app.include_router(load_api.router)
     app.include_router(commands_api.router)
     app.include_router(smart_charging_api.router)
     app.include_router(transactions_api.router)
@@ -218,7 +264,9 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(live_api.router)
     app.include_router(firmware_api.router)
+    app.include_router(firmware_security_api.router)
     app.include_router(reservations_api.router)
+    app.include_router(security_api.router)
     app.include_router(web.router)
     app.mount("/static", web.assets(), name="static")
     return app
@@ -272,14 +320,20 @@ def uvicorn_config(app: FastAPI, settings: Settings, *, port: int | None = None)
         app,
         host=settings.host,
         port=settings.port if port is None else port,
-        ws="websockets-sansio",
+        # uvicorn's sans-I/O protocol, plus the client certificate in the scope with TLS.
+        ws=tls.WebSocketProtocol,
         ws_ping_interval=settings.ws_ping_interval,
         ws_ping_timeout=settings.ws_ping_timeout,
-        ws_max_size=1 << 20,
+        # The largest message a station may send, checked by the websockets protocol as the frame
+        # arrives and again while inflating permessage-deflate (a deflate bomb stops at the limit);
+        # over it the station is closed with 1009 (docs/connection-limits.md).
+        ws_max_size=settings.ws_max_message_bytes,
+        ws_per_message_deflate=True,
         log_level=settings.log_level,
         log_config=None,  # kilowatt.logs configures the root logger; uvicorn's propagate to it
         lifespan="on",
         timeout_graceful_shutdown=10,
+        **tls.uvicorn_options(settings),  # security profiles 2 and 3 (docs/security-profiles.md)
     )
 
 

@@ -29,10 +29,11 @@ import httpx
 import websockets
 from websockets.typing import Subprotocol
 
-from kilowatt.ocpp.session import CallResultReceived, OcppSession, Role
+from kilowatt.ocpp.rpc import ErrorCode
+from kilowatt.ocpp.session import CallReceived, CallResultReceived, OcppSession, Role
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -69,8 +70,17 @@ def meter_values(connector_id: int, transaction_id: int, wh: int) -> dict[str, A
 class LoadResult:
     messages: int = 0
     errors: int = 0
+    server_calls: int = 0  # CALLs the server sent the bench stations (answered, not counted)
     latencies: list[float] = field(default_factory=list)
     by_action: dict[str, int] = field(default_factory=dict)
+
+
+def _answer(session: OcppSession, call: CallReceived) -> None:
+    if call.action == "GetConfiguration":
+        keys = call.raw.get("key") or []
+        session.send_result(call.message_id, {"configurationKey": [], "unknownKey": keys})
+    else:
+        session.send_error(call.message_id, ErrorCode.NOT_SUPPORTED, "a bench station")
 
 
 async def _station(
@@ -91,6 +101,14 @@ async def _station(
                 for frame in session.frames_to_send():
                     await ws.send(frame)
                 for event in events:
+                    if isinstance(event, CallReceived):
+                        # The server may ask something meanwhile (e.g. GetConfiguration when it
+                        # enrols the station in local lists): answer it like a station would.
+                        _answer(session, event)
+                        result.server_calls += 1
+                        for frame in session.frames_to_send():
+                            await ws.send(frame)
+                        continue
                     if isinstance(event, CallResultReceived):
                         result.latencies.append(time.perf_counter() - sent)
                         result.messages += 1
@@ -162,48 +180,71 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def main(args: argparse.Namespace) -> int:
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="kilowatt-bench-") as tmp:
-        env = {
-            **os.environ,
-            "KILOWATT_DATA_DIR": tmp,
-            "KILOWATT_PORT": str(port),
-            "KILOWATT_UNKNOWN_STATIONS": "auto",
-            "KILOWATT_LOG_LEVEL": "warning",
-            "KILOWATT_ADMIN_API_KEY": "bench",
-        }
-        if args.database_url:
-            env["KILOWATT_DATABASE_URL"] = args.database_url
-        server = subprocess.Popen([sys.executable, "-m", "kilowatt", "serve"], env=env)
-        try:
-            _wait_healthy(port, server)
-            with contextlib.ExitStack():
-                result, elapsed = asyncio.run(
-                    _load(f"ws://127.0.0.1:{port}/ocpp", args.stations, args.seconds)
-                )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        database = args.database_url or f"SQLite file in {Path(tmp).name}"
+def kilowatt_env(data_dir: str, port: int, database_url: str | None) -> dict[str, str]:
+    """The environment of a ``kilowatt serve`` under load from this process."""
+    env = {
+        **os.environ,
+        "KILOWATT_DATA_DIR": data_dir,
+        "KILOWATT_PORT": str(port),
+        "KILOWATT_UNKNOWN_STATIONS": "auto",
+        "KILOWATT_LOG_LEVEL": "warning",
+        "KILOWATT_ADMIN_API_KEY": "bench",
+        # Every bench station comes from 127.0.0.1 and sends as fast as it is answered: the
+        # per-address handshake limit and the per-station message rate (which protect a
+        # node from one source, docs/connection-limits.md) would measure themselves.
+        "KILOWATT_HANDSHAKE_RATE_PER_ADDRESS": "100000",
+        "KILOWATT_HANDSHAKE_BURST_PER_ADDRESS": "100000",
+        "KILOWATT_STATION_MESSAGE_RATE": "100000",
+        "KILOWATT_STATION_MESSAGE_BURST": "100000",
+    }
+    if database_url:
+        env["KILOWATT_DATABASE_URL"] = database_url
+    return env
+
+
+def measure(
+    command: list[str], env: dict[str, str], port: int, stations: int, seconds: float
+) -> dict[str, Any]:
+    """Start the server ``command`` (listening on ``port``, serving ``/health`` and
+    ``/ocpp/{id}``), drive it with ``stations`` for ``seconds``, stop it; the figures."""
+    server = subprocess.Popen(command, env=env)
+    try:
+        _wait_healthy(port, server)
+        result, elapsed = asyncio.run(_load(f"ws://127.0.0.1:{port}/ocpp", stations, seconds))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
     lat_ms = [x * 1000 for x in result.latencies]
-    figures = {
-        "database": database,
-        "stations": args.stations,
+    return {
+        "stations": stations,
         "seconds": round(elapsed, 1),
         "messages": result.messages,
         "errors": result.errors,
+        "server_calls": result.server_calls,
         "messages_per_second": round(result.messages / elapsed),
         "latency_ms_p50": round(_percentile(lat_ms, 0.50), 2),
         "latency_ms_p99": round(_percentile(lat_ms, 0.99), 2),
         "latency_ms_mean": round(statistics.fmean(lat_ms), 2) if lat_ms else None,
         "by_action": result.by_action,
     }
-    print(json.dumps(figures, indent=2))
-    return 0 if result.errors == 0 else 1
 
 
-def _wait_healthy(port: int, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def main(args: argparse.Namespace) -> int:
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="kilowatt-bench-") as tmp:
+        figures = measure(
+            [sys.executable, "-m", "kilowatt", "serve"],
+            kilowatt_env(tmp, port, args.database_url),
+            port,
+            args.stations,
+            args.seconds,
+        )
+        database = args.database_url or f"SQLite file in {Path(tmp).name}"
+    print(json.dumps({"database": database, **figures}, indent=2))
+    return 0 if figures["errors"] == 0 else 1
+
+
+def _wait_healthy(port: int, server: subprocess.Popen[bytes], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:

@@ -7,6 +7,7 @@ import asyncio
 import importlib.resources
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -79,6 +80,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         basic_auth_password=args.password,
         seed=args.seed,
         auto_sessions=not args.manual,
+        phase_rotation=tuple(args.phase_rotation.split(",")) if args.phase_rotation else (),
     )
 
     async def simulate() -> Any:
@@ -197,6 +199,7 @@ def cmd_station(args: argparse.Namespace) -> int:
             password=args.password,
             allow_missing_subprotocol=args.allow_missing_subprotocol,
             connectors=args.connectors,
+            security_profile=args.security_profile,
         )
         return station.charge_point_id
 
@@ -209,17 +212,50 @@ def cmd_station(args: argparse.Namespace) -> int:
                 "vendor": s.vendor,
                 "model": s.model,
                 "basic_auth": s.auth_password_hash is not None,
+                "security_profile": s.security_profile,
             }
             for s in await repository.list_stations(db)
         ]
 
+    if args.station_cmd in ("rotate-key", "security-profile"):
+        return _station_security(args, settings)
     if args.station_cmd == "add":
         if args.password is not None and not 16 <= len(args.password.encode()) <= 40:
             raise SystemExit("a station password must be 16 to 40 bytes (OCPP security profile 1)")
+        if args.security_profile in (1, 2) and args.password is None:
+            raise SystemExit(f"security profile {args.security_profile} needs --password")
         print(asyncio.run(_with_db(settings, add)), "registered")
     else:
         print(json.dumps(asyncio.run(_with_db(settings, list_)), indent=2))
     return 0
+
+
+def _station_security(args: argparse.Namespace, settings: Settings) -> int:
+    """Rotate a station's key or raise its profile through the running server's API (the
+    station must be connected to answer)."""
+    base = args.url or f"http://{settings.host}:{settings.port}"
+    headers = {"X-API-Key": settings.admin_api_key}
+    station = args.charge_point_id
+    with httpx.Client(base_url=base, headers=headers, timeout=args.wait + 10) as client:
+        if args.station_cmd == "rotate-key":
+            # The key is read from the environment, not the command line (shell history, ps).
+            key = os.environ.get("KILOWATT_NEW_STATION_KEY") or None
+            response = client.post(
+                f"/api/v1/stations/{station}/rotate-key",
+                params={"wait": args.wait},
+                json={"key": key},
+            )
+        else:
+            response = client.post(
+                f"/api/v1/stations/{station}/security-profile",
+                params={"wait": args.wait},
+                json={"security_profile": args.profile, "reset": not args.no_reset},
+            )
+    body = response.json()
+    print(json.dumps(body, indent=2))
+    if response.status_code >= 400:
+        return 2
+    return 0 if body.get("state") == "completed" else 3
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -372,6 +408,9 @@ def parser() -> argparse.ArgumentParser:
         help="no drivers of their own: only commands start sessions",
     )
     sp.add_argument("--password", help="HTTP Basic password (security profile 1)")
+    sp.add_argument(
+        "--phase-rotation", help="ConnectorPhaseRotation of connectors 1, 2, …: e.g. RST,STR"
+    )
     sp.add_argument("-v", "--verbose", action="store_true")
     sp.set_defaults(func=cmd_simulate)
 
@@ -408,7 +447,27 @@ def parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--allow-missing-subprotocol", action="store_true")
     add.add_argument("--connectors", type=int, default=0)
+    add.add_argument(
+        "--security-profile",
+        type=int,
+        choices=[0, 1, 2, 3],
+        help="0 none, 1 Basic, 2 TLS + Basic, 3 client certificate (default: 1 with a password)",
+    )
     ssub.add_parser("list")
+    rotate = ssub.add_parser(
+        "rotate-key",
+        help="send a new AuthorizationKey (KILOWATT_NEW_STATION_KEY, else generated)",
+    )
+    rotate.add_argument("charge_point_id")
+    raise_ = ssub.add_parser(
+        "security-profile", help="raise a connected station's security profile over OCPP"
+    )
+    raise_.add_argument("charge_point_id")
+    raise_.add_argument("profile", type=int, choices=[1, 2, 3])
+    raise_.add_argument("--no-reset", action="store_true", help="no Hard reset after Accepted")
+    for sec in (rotate, raise_):
+        sec.add_argument("--wait", type=float, default=15.0, help="seconds to wait")
+        sec.add_argument("--url", help="server base URL (default: from settings)")
     sp.set_defaults(func=cmd_station)
 
     sp = sub.add_parser("token", help="add and list tokens (idTags)")
@@ -452,6 +511,10 @@ def parser() -> argparse.ArgumentParser:
     from kilowatt.reservations import cli as reservations_cli
 
     reservations_cli.add_parser(sub, server_opts, _settings)
+
+    from kilowatt.load_management import cli as load_management_cli
+
+    load_management_cli.add_parser(sub, server_opts, _settings)
 
     sp = sub.add_parser("bench", help="measure OCPP throughput of this machine")
     sp.add_argument("--stations", type=int, default=200)

@@ -48,6 +48,22 @@ class Settings:
     call_timeout: float = 30.0  # seconds a station has to answer a CALL
     ws_ping_interval: float = 20.0  # WebSocket ping; a station that misses it goes offline
     ws_ping_timeout: float = 20.0
+    # Connection limits (docs/connection-limits.md): WebSocket upgrades per source address and
+    # per charge point id (token buckets: per second, burst), concurrent station connections of
+    # this node, the largest message (bytes, after permessage-deflate), and messages per second
+    # a station may send (above it its reader is slowed; throttled without a break for
+    # ws_flood_close_after seconds, it is closed with 1008).
+    handshake_rate_per_address: float = 20.0
+    handshake_burst_per_address: int = 40
+    handshake_rate_per_id: float = 1.0
+    handshake_burst_per_id: int = 5
+    max_station_connections: int = 25_000
+    max_pending_handshakes: int = 64
+    handshake_queue_seconds: float = 20.0
+    ws_max_message_bytes: int = 64 * 1024
+    station_message_rate: float = 20.0
+    station_message_burst: int = 100
+    ws_flood_close_after: float = 60.0
     message_log_retention_days: int = 30
     admin_api_key: str = field(default="", repr=False)
     # Driver API: how long a start waits for the charger's answer (the seed's 15 s), and how
@@ -64,6 +80,20 @@ class Settings:
     jwt_secret: str = field(default="", repr=False)
     access_token_ttl: int = 900  # seconds an access token is valid
     refresh_token_ttl: int = 30 * 24 * 3600  # seconds a refresh token is valid (each rotation)
+    # Access tokens carry and require these (docs/auth.md); the algorithm is pinned to one HMAC.
+    jwt_issuer: str = "kilowatt"
+    jwt_audience: str = "kilowatt-api"
+    jwt_algorithm: str = "HS256"
+    # Failed logins (docs/auth.md "Login limits"): per account, N in a row lock it for the lock
+    # time, doubling with each further lock-out up to the maximum; per source address, N within
+    # the window lock the address for the rest of the window. Refreshes count per address.
+    login_max_failures: int = 5
+    login_lock_seconds: float = 900.0
+    login_lock_max_seconds: float = 86_400.0
+    login_address_max_failures: int = 20
+    login_address_window: float = 600.0
+    # Largest request body of the API (bytes); firmware and diagnostics uploads have their own.
+    max_body_bytes: int = 1 << 20
     # Payments: "none" (costs are computed and invoiced elsewhere) or "stripe".
     payment_provider: str = "none"
     stripe_api_key: str = field(default="", repr=False)
@@ -101,6 +131,22 @@ class Settings:
     firmware_url_ttl: float = 7 * 24 * 3600.0
     diagnostics_url_ttl: float = 24 * 3600.0
     file_url_secret: str = field(default="", repr=False)
+    # Local lists (docs/local-lists.md): ask a new station whether it has the Local Auth List
+    # Management profile (GetConfiguration) and synchronise its list without an operator.
+    local_list_auto_enrol: bool = True
+    # Security whitepaper (docs/security-messages.md): the CA that signs charge point
+    # certificates, PEM files; both empty = a development CA generated into the data directory.
+    station_ca_cert: str = ""
+    station_ca_key: str = field(default="", repr=False)
+    # Station security profiles (docs/security-profiles.md): whether stations of profile 0 (no
+    # authentication) may connect, and TLS for profiles 2 and 3: the server's certificate and
+    # key (PEM files), the CA bundle client certificates must chain to (profile 3), and the O
+    # (organizationName) client certificates must carry, if set.
+    allow_unsecured_stations: bool = True
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    tls_client_org: str = ""
 
     @property
     def effective_database_url(self) -> str:
@@ -110,6 +156,13 @@ class Settings:
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def _flag(value: str, name: str) -> bool:
+    word = value.strip().lower()
+    if word not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(f"KILOWATT_{name} must be true or false")
+    return word in ("1", "true", "yes", "on")
 
 
 def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
@@ -132,6 +185,17 @@ def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
         call_timeout=float(get("CALL_TIMEOUT", "30")),
         ws_ping_interval=float(get("WS_PING_INTERVAL", "20")),
         ws_ping_timeout=float(get("WS_PING_TIMEOUT", "20")),
+        handshake_rate_per_address=float(get("HANDSHAKE_RATE_PER_ADDRESS", "20")),
+        handshake_burst_per_address=int(get("HANDSHAKE_BURST_PER_ADDRESS", "40")),
+        handshake_rate_per_id=float(get("HANDSHAKE_RATE_PER_ID", "1")),
+        handshake_burst_per_id=int(get("HANDSHAKE_BURST_PER_ID", "5")),
+        max_station_connections=int(get("MAX_STATION_CONNECTIONS", "25000")),
+        max_pending_handshakes=int(get("MAX_PENDING_HANDSHAKES", "64")),
+        handshake_queue_seconds=float(get("HANDSHAKE_QUEUE_SECONDS", "20")),
+        ws_max_message_bytes=int(get("WS_MAX_MESSAGE_BYTES", str(64 * 1024))),
+        station_message_rate=float(get("STATION_MESSAGE_RATE", "20")),
+        station_message_burst=int(get("STATION_MESSAGE_BURST", "100")),
+        ws_flood_close_after=float(get("WS_FLOOD_CLOSE_AFTER", "60")),
         message_log_retention_days=int(get("MESSAGE_LOG_RETENTION_DAYS", "30")),
         admin_api_key=get("ADMIN_API_KEY", ""),
         start_timeout=float(get("START_TIMEOUT", "15")),
@@ -143,6 +207,15 @@ def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
         jwt_secret=get("JWT_SECRET", ""),
         access_token_ttl=int(get("ACCESS_TOKEN_TTL", "900")),
         refresh_token_ttl=int(get("REFRESH_TOKEN_TTL", str(30 * 24 * 3600))),
+        jwt_issuer=get("JWT_ISSUER", "kilowatt"),
+        jwt_audience=get("JWT_AUDIENCE", "kilowatt-api"),
+        jwt_algorithm=get("JWT_ALGORITHM", "HS256"),
+        login_max_failures=int(get("LOGIN_MAX_FAILURES", "5")),
+        login_lock_seconds=float(get("LOGIN_LOCK_SECONDS", "900")),
+        login_lock_max_seconds=float(get("LOGIN_LOCK_MAX_SECONDS", "86400")),
+        login_address_max_failures=int(get("LOGIN_ADDRESS_MAX_FAILURES", "20")),
+        login_address_window=float(get("LOGIN_ADDRESS_WINDOW", "600")),
+        max_body_bytes=int(get("MAX_BODY_BYTES", str(1 << 20))),
         payment_provider=get("PAYMENT_PROVIDER", "none"),
         stripe_api_key=get("STRIPE_API_KEY", ""),
         stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET", ""),
@@ -169,11 +242,38 @@ def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
         firmware_url_ttl=float(get("FIRMWARE_URL_TTL", str(7 * 24 * 3600))),
         diagnostics_url_ttl=float(get("DIAGNOSTICS_URL_TTL", str(24 * 3600))),
         file_url_secret=get("FILE_URL_SECRET", ""),
+        local_list_auto_enrol=_flag(get("LOCAL_LIST_AUTO_ENROL", "true"), "LOCAL_LIST_AUTO_ENROL"),
+        station_ca_cert=get("STATION_CA_CERT", ""),
+        station_ca_key=get("STATION_CA_KEY", ""),
+        allow_unsecured_stations=_flag(
+            get("ALLOW_UNSECURED_STATIONS", "true"), "ALLOW_UNSECURED_STATIONS"
+        ),
+        tls_cert=get("TLS_CERT", ""),
+        tls_key=get("TLS_KEY", ""),
+        tls_client_ca=get("TLS_CLIENT_CA", ""),
+        tls_client_org=get("TLS_CLIENT_ORG", ""),
     )
+    if (settings.tls_key or settings.tls_client_ca) and not settings.tls_cert:
+        raise ValueError("KILOWATT_TLS_KEY and KILOWATT_TLS_CLIENT_CA need KILOWATT_TLS_CERT")
     if any(delay < 0 for delay in settings.webhook_retry_delays):
         raise ValueError("KILOWATT_WEBHOOK_RETRY_DELAYS must be seconds >= 0, comma-separated")
     if settings.webhook_timeout <= 0 or settings.webhook_queue_size < 1:
         raise ValueError("KILOWATT_WEBHOOK_TIMEOUT and KILOWATT_WEBHOOK_QUEUE_SIZE must be > 0")
+    if (
+        min(settings.handshake_rate_per_address, settings.handshake_rate_per_id) <= 0
+        or min(settings.handshake_burst_per_address, settings.handshake_burst_per_id) < 1
+        or settings.station_message_rate <= 0
+        or settings.station_message_burst < 1
+        or settings.max_station_connections < 1
+        or settings.max_pending_handshakes < 1
+        or settings.handshake_queue_seconds <= 0
+        or settings.ws_max_message_bytes < 1024
+    ):
+        raise ValueError(
+            "connection limits: rates must be > 0, bursts, KILOWATT_MAX_STATION_CONNECTIONS and"
+            " KILOWATT_MAX_PENDING_HANDSHAKES >= 1, KILOWATT_HANDSHAKE_QUEUE_SECONDS > 0,"
+            " KILOWATT_WS_MAX_MESSAGE_BYTES >= 1024"
+        )
     if not 1 <= settings.reservation_minutes <= 24 * 60:
         raise ValueError("KILOWATT_RESERVATION_MINUTES must be 1 to 1440")
     if settings.log_format not in ("text", "json"):
@@ -188,6 +288,17 @@ def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
         settings = replace(settings, jwt_secret=dev_jwt_secret(data_dir))
     elif len(settings.jwt_secret.encode()) < 32:
         raise ValueError("KILOWATT_JWT_SECRET must be at least 32 bytes (HS256 key)")
+    if settings.jwt_algorithm not in ("HS256", "HS384", "HS512"):
+        raise ValueError("KILOWATT_JWT_ALGORITHM must be HS256, HS384 or HS512")
+    if not (settings.jwt_issuer and settings.jwt_audience):
+        raise ValueError("KILOWATT_JWT_ISSUER and KILOWATT_JWT_AUDIENCE must not be empty")
+    if (
+        min(settings.login_max_failures, settings.login_address_max_failures) < 1
+        or min(settings.login_lock_seconds, settings.login_address_window) <= 0
+    ):
+        raise ValueError("KILOWATT_LOGIN_* limits must be > 0")
+    if settings.max_body_bytes < 1024:
+        raise ValueError("KILOWATT_MAX_BODY_BYTES must be at least 1024")
     return settings
 
 

@@ -235,6 +235,27 @@ class Metrics:
             buckets=PUBLISH_BUCKETS,
             registry=registry,
         )
+        # Durability (docs/durability.md): the local journal kept while the database is down.
+        self.journal_depth = Gauge(
+            "kilowatt_journal_depth",
+            "Transaction messages acknowledged and kept in the local journal, not yet in the DB.",
+            registry=registry,
+        )
+        self.journal_appended = Counter(
+            "kilowatt_journal_appended",
+            "Transaction messages journaled (fsynced) while the database was unreachable.",
+            registry=registry,
+        )
+        self.journal_replayed = Counter(
+            "kilowatt_journal_replayed",
+            "Journal entries applied to the database once it was back.",
+            registry=registry,
+        )
+        self.replies_repeated = Counter(
+            "kilowatt_ocpp_replies_repeated",
+            "Retried transaction messages answered with their stored reply (nothing changed).",
+            registry=registry,
+        )
         Gauge(
             "kilowatt_build_info", "The running Kilowatt version.", ("version",), registry=registry
         ).labels(__version__).set(1)

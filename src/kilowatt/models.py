@@ -1,6 +1,7 @@
 """Every table, imported in one place so that Alembic and tests see the whole metadata."""
 
 from kilowatt.analytics.models import OutageExclusion
+from kilowatt.auth.login_limits import LoginLimit
 from kilowatt.billing.models import (
     Payment,
     PaymentAccount,
@@ -17,9 +18,11 @@ from kilowatt.firmware.models import (
     FirmwareFile,
     FirmwareUpdate,
 )
+from kilowatt.load_management.models import SiteAllocation, SiteLimitWindow, SiteLoadConfig
 from kilowatt.local_lists.models import LocalAuthList
 from kilowatt.messagelog.models import OcppMessage
 from kilowatt.reservations.models import Reservation
+from kilowatt.security.models import InstalledCertificate, SecurityEvent, StationCertificate
 from kilowatt.sessions.models import ChargingSession
 from kilowatt.smart_charging.models import ChargingProfileChange, InstalledChargingProfile
 from kilowatt.stations.models import (
@@ -51,8 +54,10 @@ __all__ = [
     "FirmwareCampaign",
     "FirmwareFile",
     "FirmwareUpdate",
+    "InstalledCertificate",
     "InstalledChargingProfile",
     "LocalAuthList",
+    "LoginLimit",
     "MeterValueRecord",
     "OcppMessage",
     "OutageExclusion",
@@ -62,8 +67,13 @@ __all__ = [
     "PaymentRefund",
     "RefreshToken",
     "Reservation",
+    "SecurityEvent",
     "Site",
+    "SiteAllocation",
+    "SiteLimitWindow",
+    "SiteLoadConfig",
     "Station",
+    "StationCertificate",
     "StatusNotificationRecord",
     "Tariff",
     "TariffAssignment",

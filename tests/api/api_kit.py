@@ -62,6 +62,7 @@ async def api_server(database_url: str, data_dir: Path) -> AsyncIterator[Running
         unknown_station_policy=UnknownStationPolicy.REJECT,
         call_timeout=5.0,
         log_level="warning",
+        local_list_auto_enrol=False,  # as in support/server.py: no calls a test did not make
     )
     app = _with_sites(create_app(settings, migrate=False))
     server = Server(uvicorn_config(app, settings))

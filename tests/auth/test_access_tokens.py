@@ -72,6 +72,9 @@ def test_a_token_round_trips() -> None:
         "iat",
         "exp",
         "jti",
+        "iss",
+        "aud",
+        "nbf",
     }
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 
 import pytest
 
 from kilowatt import cli
 
+from support.cli import operator_cli
 from support.ocpp_client import lib_charge_point
-from support.server import API_KEY, running_server
+from support.server import running_server
 from support.steps import boot
 
 
@@ -32,16 +31,12 @@ async def test_cmd_sends_and_reads_the_outcome(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("KILOWATT_ADMIN_API_KEY", API_KEY)
-    monkeypatch.setenv("KILOWATT_DATA_DIR", str(tmp_path))
     async with running_server(database_url, tmp_path) as server:
+        kilowatt = operator_cli(server, monkeypatch, capsys, tmp_path)
         async with lib_charge_point(server.ws_url("CLI1"), "CLI1") as cp:
             await boot(cp)
             cp.answers["Reset"] = "Accepted"
-            code = await asyncio.to_thread(
-                cli.main, ["cmd", "CLI1", "Reset", "type=Soft", "--url", server.http_url]
-            )
-            sent = json.loads(capsys.readouterr().out)
+            code, sent = await kilowatt("cmd", "CLI1", "Reset", "type=Soft")
             assert code == 0
             assert (sent["action"], sent["state"], sent["outcome"]) == (
                 "Reset",
@@ -50,14 +45,9 @@ async def test_cmd_sends_and_reads_the_outcome(
             )
             assert await cp.next_command() == ("Reset", {"type": "Soft"})
 
-            code = await asyncio.to_thread(
-                cli.main, ["cmd", "--get", sent["id"], "--url", server.http_url]
-            )
-            again = json.loads(capsys.readouterr().out)
+            code, again = await kilowatt("cmd", "--get", sent["id"])
             assert code == 0 and again["id"] == sent["id"] and again["outcome"] == "Accepted"
 
-        code = await asyncio.to_thread(
-            cli.main, ["cmd", "NOPE", "Reset", "type=Soft", "--url", server.http_url]
-        )
+        code, missing = await kilowatt("cmd", "NOPE", "Reset", "type=Soft")
         assert code == 2
-        assert json.loads(capsys.readouterr().out)["status"] == 404
+        assert missing["status"] == 404

@@ -10,6 +10,7 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import websockets
@@ -17,10 +18,9 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from kilowatt.simulator import SimulatedStation, SimulatorConfig
-
 from support.ocpp_client import LibChargePoint
-from support.server import RunningServer
+from support.server import HANDSHAKE_TIMEOUT, RunningServer
+from support.simulated import simulated_station
 from support.steps import add_token, boot, get_json
 
 BOUND = 20  # seconds any single awaited condition may take before the test fails
@@ -55,7 +55,7 @@ async def list_charge_point(server: RunningServer, cp_id: str) -> AsyncIterator[
     async with websockets.connect(
         server.ws_url(cp_id),
         subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-        open_timeout=10,
+        open_timeout=HANDSHAKE_TIMEOUT,
     ) as ws:
         cp = ListChargePoint(cp_id, ws)
         loop = asyncio.create_task(cp.start())
@@ -68,25 +68,8 @@ async def list_charge_point(server: RunningServer, cp_id: str) -> AsyncIterator[
                 await loop
 
 
-@contextlib.asynccontextmanager
-async def simulated(
-    server: RunningServer, cp_id: str, **configuration: str
-) -> AsyncIterator[SimulatedStation]:
-    cfg = SimulatorConfig(
-        url=f"ws://127.0.0.1:{server.port}/ocpp",
-        auto_sessions=False,
-        meter_interval=0.2,
-        reconnect_min=0.05,
-        reconnect_max=0.2,
-        seed=1,
-    )
-    sim = SimulatedStation(cfg, cp_id)
-    for key, value in configuration.items():
-        sim.configuration.set(key, value)
-    async with asyncio.timeout(60), sim:
-        await sim.connect()
-        await sim.boot()
-        yield sim
+#: Kilowatt's simulator: a charger with the Local Auth List Management profile.
+simulated = partial(simulated_station, meter_interval=0.2)
 
 
 async def sync(server: RunningServer, cp_id: str, update_type: str | None = None) -> dict[str, Any]:
@@ -133,7 +116,9 @@ def tags(fields: dict[str, Any]) -> dict[str, Any]:
 # ---- TC_042: GetLocalListVersion -----------------------------------------------------------------
 async def test_tc_042_1_get_local_list_version_not_supported(server: RunningServer) -> None:
     await add_token(server, "TAG-042-1")
-    async with simulated(server, "LL0421", SupportedFeatureProfiles="Core,RemoteTrigger") as sim:
+    async with simulated(
+        server, "LL0421", configuration={"SupportedFeatureProfiles": "Core,RemoteTrigger"}
+    ) as sim:
         result = await sync(server, "LL0421")
         assert result["outcome"] == "NotSupported" and result["messages"] == 0
         view = result["local_list"]

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -20,11 +21,12 @@ from ocpp.v16 import call
 
 from kilowatt.events import Event
 from kilowatt.ocpp.v16.enums import AuthorizationStatus, ChargePointStatus
-from kilowatt.simulator import SimulatedStation, SimulatorConfig
+from kilowatt.simulator import SimulatedStation
 from kilowatt.simulator.link import StationError
 
 from support.ocpp_client import LibChargePoint, lib_charge_point
 from support.server import RunningServer
+from support.simulated import simulated_station
 from support.steps import add_token, boot, command, get_json, now_iso, status
 
 BOUND = 20  # seconds any single awaited condition may take before the test fails
@@ -72,24 +74,8 @@ async def lib_station(server: RunningServer, cp_id: str) -> AsyncIterator[LibCha
         yield cp
 
 
-@asynccontextmanager
-async def sim_station(
-    server: RunningServer, cp_id: str, **config: object
-) -> AsyncIterator[SimulatedStation]:
-    cfg = SimulatorConfig(
-        url=f"ws://127.0.0.1:{server.port}/ocpp",
-        auto_sessions=False,
-        meter_interval=0.5,
-        reconnect_min=0.05,
-        reconnect_max=0.2,
-        seed=1,
-        **config,  # type: ignore[arg-type]
-    )
-    sim = SimulatedStation(cfg, cp_id)
-    async with asyncio.timeout(60), sim:
-        await sim.connect()
-        await sim.boot()
-        yield sim
+#: Kilowatt's simulator: a charger with the Reservation profile.
+sim_station = partial(simulated_station, meter_interval=0.5)
 
 
 async def until(sim: SimulatedStation, condition: Callable[[], bool]) -> None:

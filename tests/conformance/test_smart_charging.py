@@ -5,40 +5,24 @@ the profiles as a charger does, and its simulated draw obeys them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from kilowatt.simulator import SimulatedStation, SimulatorConfig
+from kilowatt.simulator import SimulatedStation
 from kilowatt.simulator.ev import Ev
 
 from support.charging_profiles import profile
 from support.server import RunningServer
+from support.simulated import simulated_station
 from support.steps import add_token, command, get_json
 
 BOUND = 20  # seconds any single awaited condition may take before the test fails
-NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-@asynccontextmanager
-async def station(
-    server: RunningServer, charge_point_id: str, **config: Any
-) -> AsyncIterator[SimulatedStation]:
-    cfg = SimulatorConfig(
-        url=f"ws://127.0.0.1:{server.port}/ocpp",
-        auto_sessions=False,
-        meter_interval=0.2,
-        reconnect_min=0.05,
-        reconnect_max=0.2,
-        seed=1,
-        **{"max_power_w": 22_000.0, "time_scale": 100.0, **config},
-    )
-    sim = SimulatedStation(cfg, charge_point_id)
-    async with asyncio.timeout(60), sim:
-        await sim.connect()
-        await sim.boot()
-        yield sim
+#: A 22 kW AC charger metering every 0.2 s; its car's battery and ramp run 100 times faster (the
+#: meter keeps real time).
+station = partial(simulated_station, meter_interval=0.2, max_power_w=22_000.0, time_scale=100.0)
 
 
 def car() -> Ev:
@@ -85,6 +69,7 @@ async def installed(server: RunningServer, cp: str) -> list[tuple[int, int, str,
 
 
 async def test_tc_056_central_smart_charging_tx_default_profile(server: RunningServer) -> None:
+    NOW = datetime.now(UTC).replace(microsecond=0)  # at test time: a full run takes minutes
     events: list[Any] = []
     unsubscribe = server.node.bus.subscribe(events.append)
     async with station(server, "SC056") as sim:
@@ -187,6 +172,7 @@ async def test_tc_059_remote_start_transaction_with_charging_profile(
 
 
 async def test_tc_066_get_composite_schedule(server: RunningServer) -> None:
+    NOW = datetime.now(UTC).replace(microsecond=0)  # at test time: a full run takes minutes
     async with station(server, "SC066", connectors=2) as sim:
         start = NOW - timedelta(minutes=1)
         station_max = profile(
@@ -219,6 +205,7 @@ async def test_tc_066_get_composite_schedule(server: RunningServer) -> None:
 
 
 async def test_tc_067_clear_charging_profile(server: RunningServer) -> None:
+    NOW = datetime.now(UTC).replace(microsecond=0)  # at test time: a full run takes minutes
     async with station(server, "SC067") as sim:
         start = NOW - timedelta(minutes=1)
         tx = await charging(server, sim, 1, "TAG067")
@@ -320,6 +307,7 @@ async def test_simulated_draw_never_exceeds_an_applied_16_a_limit(server: Runnin
 
 
 async def test_limit_picks_the_purpose(server: RunningServer) -> None:
+    NOW = datetime.now(UTC).replace(microsecond=0)  # at test time: a full run takes minutes
     async with station(server, "SCLIM") as sim:
         whole = await post(
             server, "/api/v1/stations/SCLIM/limit", {"connector_id": 0, "limit": 32, "unit": "A"}

@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import Boolean, MetaData, Table, insert, inspect, select
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kilowatt import migrate
 from kilowatt.db import create_engine, session_factory
 from kilowatt.models import Base, ConnectionPeriod
-
-from factories import make_station
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -82,14 +81,25 @@ async def test_the_connection_history_begins_with_what_the_station_rows_recorded
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
     engine = create_engine(url)
     try:
-        async with session_factory(engine)() as db:
-            online = await make_station(db, online=True, connected_at=t0)
-            offline = await make_station(
-                db, online=False, connected_at=t0, disconnected_at=t0 + timedelta(hours=1)
+        # Rows as the 0007 schema has them: today's models carry columns added later.
+        async with engine.begin() as conn:
+            tenant = await _insert(conn, "tenants", name="Acme", slug="acme", created_at=t0)
+            station = {"tenant_id": tenant, "registration_status": "Accepted", "created_at": t0}
+            online = await _insert(
+                conn, "stations", charge_point_id="ON", online=True, connected_at=t0, **station
             )
-            await make_station(db, online=False)  # never connected: no history
-            await db.commit()
-            ids = {online.id: "online", offline.id: "offline"}
+            offline = await _insert(
+                conn,
+                "stations",
+                charge_point_id="OFF",
+                online=False,
+                connected_at=t0,
+                disconnected_at=t0 + timedelta(hours=1),
+                **station,
+            )
+            # never connected: no history
+            await _insert(conn, "stations", charge_point_id="NEVER", online=False, **station)
+            ids = {online: "online", offline: "offline"}
         await migrate.upgrade(url)
         async with session_factory(engine)() as db:
             rows = (await db.execute(select(ConnectionPeriod))).scalars().all()
@@ -98,6 +108,19 @@ async def test_the_connection_history_begins_with_what_the_station_rows_recorded
         await engine.dispose()
     assert len(rows) == 2
     assert history == {"online": (t0, None), "offline": (t0, t0 + timedelta(hours=1))}
+
+
+async def _insert(conn: AsyncConnection, table_name: str, **values: Any) -> int:
+    """Insert a row into a table as the database has it now (reflected, not today's model);
+    values for columns it does not have are dropped, and NOT NULL flags default to False."""
+    table = await conn.run_sync(lambda sync: Table(table_name, MetaData(), autoload_with=sync))
+    row = {k: v for k, v in values.items() if k in table.c}
+    for column in table.c:
+        required = not column.nullable and column.server_default is None
+        if column.name not in row and required and isinstance(column.type, Boolean):
+            row[column.name] = False
+    inserted = await conn.execute(insert(table).values(**row).returning(table.c.id))
+    return int(inserted.scalar_one())
 
 
 async def test_upgrade_is_idempotent_and_creates_the_sqlite_directory(

@@ -9,6 +9,8 @@ import httpx
 
 from api.api_kit import World, assert_problem
 
+from support.firmware_steps import Events, firmware
+
 
 async def _station(http: httpx.AsyncClient, charge_point_id: str, **body: Any) -> None:
     response = await http.post(
@@ -93,15 +95,17 @@ async def test_campaign_targets_and_closing(world: World) -> None:
         404,
     )
     # The stations are offline: their updates wait for them.
-    started = await admin.post(
-        "/api/v1/firmware/campaigns",
-        json={
-            "file_id": file["id"],
-            "site_id": site.json()["id"],
-            "retrieveDate": "2026-12-24T18:00:00+01:00",
-        },
-    )
-    assert started.status_code == 201, started.text
+    with Events(world.server.node.bus, "firmware.status") as events:
+        started = await admin.post(
+            "/api/v1/firmware/campaigns",
+            json={
+                "file_id": file["id"],
+                "site_id": site.json()["id"],
+                "retrieveDate": "2026-12-24T18:00:00+01:00",
+            },
+        )
+        assert started.status_code == 201, started.text
+        await events.until(firmware("offline", "FW-S1"))
     campaign = started.json()
     assert campaign["retrieve_date"].startswith("2026-12-24T17:00:00")
     assert [s["charge_point_id"] for s in campaign["stations"]] == ["FW-S1"]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 
 import pytest
 
-from kilowatt import cli
-
-from support.server import API_KEY, running_server
+from support.cli import operator_cli
+from support.server import running_server
 
 
 async def test_upload_campaign_status(
@@ -19,33 +16,28 @@ async def test_upload_campaign_status(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("KILOWATT_ADMIN_API_KEY", API_KEY)
-    monkeypatch.setenv("KILOWATT_DATA_DIR", str(tmp_path))
     image = tmp_path / "kw-5.0.bin"
     image.write_bytes(b"\x7fELF" * 100_000)
     async with running_server(database_url, tmp_path / "node") as server:
+        kilowatt = operator_cli(server, monkeypatch, capsys, tmp_path)
         async with server.api() as api:
             assert (
                 await api.post("/api/v1/stations", json={"charge_point_id": "CLI-FW"})
             ).is_success
 
-        async def run(*argv: str) -> tuple[int, object]:
-            code = await asyncio.to_thread(cli.main, [*argv, "--url", server.http_url])
-            return code, json.loads(capsys.readouterr().out)
-
-        code, file = await run("firmware", "upload", str(image), "--version", "5.0")
+        code, file = await kilowatt("firmware", "upload", str(image), "--version", "5.0")
         assert code == 0 and isinstance(file, dict)
         assert (file["name"], file["version"], file["size_bytes"]) == ("kw-5.0.bin", "5.0", 400_000)
-        code, campaign = await run(
+        code, campaign = await kilowatt(
             "firmware", "campaign", str(file["id"]), "--stations", "CLI-FW", "--retries", "2"
         )
         assert code == 0 and isinstance(campaign, dict) and campaign["retries"] == 2
-        code, status = await run("firmware", "status", str(campaign["id"]))
+        code, status = await kilowatt("firmware", "status", str(campaign["id"]))
         assert code == 0 and isinstance(status, dict)
         assert [s["charge_point_id"] for s in status["stations"]] == ["CLI-FW"]
-        code, listed = await run("firmware", "status")
+        code, listed = await kilowatt("firmware", "status")
         assert code == 0 and isinstance(listed, dict) and listed["total"] == 1
-        code, diagnostics = await run("firmware", "diagnostics", "CLI-FW")
+        code, diagnostics = await kilowatt("firmware", "diagnostics", "CLI-FW")
         assert code == 0 and isinstance(diagnostics, dict) and diagnostics["state"] == "offline"
-        code, missing = await run("firmware", "campaign", "999", "--all")
+        code, missing = await kilowatt("firmware", "campaign", "999", "--all")
         assert code == 2 and isinstance(missing, dict) and missing["status"] == 404

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
 
-from kilowatt import cli
-from kilowatt.simulator import SimulatedStation, SimulatorConfig
-
-from support.server import API_KEY, running_server
+from support.cli import operator_cli
+from support.server import running_server
+from support.simulated import simulated_station
 from support.steps import add_token
 
 
@@ -21,30 +19,20 @@ async def test_sync_show_and_entries(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("KILOWATT_ADMIN_API_KEY", API_KEY)
-    monkeypatch.setenv("KILOWATT_DATA_DIR", str(tmp_path))
     async with running_server(database_url, tmp_path) as server:
+        kilowatt = operator_cli(server, monkeypatch, capsys, tmp_path)
         await add_token(server, "CLI-CARD")
-        config = SimulatorConfig(url=f"ws://127.0.0.1:{server.port}/ocpp", auto_sessions=False)
-        sim = SimulatedStation(config, "CLI-LL")
-        async with asyncio.timeout(60), sim:
-            await sim.connect()
-            await sim.boot()
-            url = ["--url", server.http_url]
-            code = await asyncio.to_thread(
-                cli.main, ["local-list", "sync", "CLI-LL", "--full", *url]
-            )
-            synced = json.loads(capsys.readouterr().out)
+        async with simulated_station(server, "CLI-LL") as sim:
+            code, synced = await kilowatt("local-list", "sync", "CLI-LL", "--full")
             assert code == 0 and synced["outcome"] == "Accepted"
             assert synced["update_type"] == "Full" and set(sim.local_list.entries) == {"CLI-CARD"}
 
-        code = await asyncio.to_thread(cli.main, ["local-list", "show", "CLI-LL", *url])
-        shown = json.loads(capsys.readouterr().out)
+        code, shown = await kilowatt("local-list", "show", "CLI-LL")
         assert code == 0 and (shown["state"], shown["entries"]) == ("in_sync", 1)
-        code = await asyncio.to_thread(cli.main, ["local-list", "entries", "CLI-LL", *url])
-        assert json.loads(capsys.readouterr().out)[0]["id_tag"] == "CLI-CARD"
+        code, entries = await kilowatt("local-list", "entries", "CLI-LL")
+        assert entries[0]["id_tag"] == "CLI-CARD"
         # Offline now: a conflict, exit code 2.
         async with asyncio.timeout(20):
             await server.node.registry.wait_for("CLI-LL", present=False)
-        code = await asyncio.to_thread(cli.main, ["local-list", "sync", "CLI-LL", *url])
-        assert code == 2 and json.loads(capsys.readouterr().out)["status"] == 409
+        code, conflict = await kilowatt("local-list", "sync", "CLI-LL")
+        assert code == 2 and conflict["status"] == 409

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from kilowatt.firmware import service, signing, storage
-from kilowatt.firmware.models import DiagnosticsRequest, FirmwareFile
+from kilowatt.firmware import logs, service, signing, storage
+from kilowatt.firmware.models import DiagnosticsRequest, FirmwareFile, LogRequest
 from kilowatt.stations import repository as stations
 from security.callers import Caller
 from security.world import A_SPARE, B_STATION, World, now
@@ -155,3 +155,58 @@ async def received_file_call(world: World, caller: Caller) -> Any:
 def diagnostics_call(json: Any = None) -> Any:
     """The spare station's diagnostics (offline: a request there ends ``offline``)."""
     return _call(f"/api/v1/stations/{A_SPARE}/diagnostics", json, {"wait": 5} if json else None)
+
+
+# ---- GetLog requests (issue 8) ----------------------------------------------------------------
+async def _log_row(world: World, *, received: bool) -> LogRequest:
+    async with world.node.sessions() as db:
+        station = await stations.by_id(db, world.stations[A_SPARE])
+        assert station is not None
+        row = await logs.new_request(
+            db,
+            station,
+            log_type="SecurityLog",
+            oldest=None,
+            latest=None,
+            retries=None,
+            retry_interval=None,
+            requested_by=None,
+            ttl=3600,
+            now=now(),
+        )
+        row.state = "Accepted"
+        if received:
+            stored = await storage.store(
+                world.node.settings.data_dir, logs.STORAGE, _chunks(b"log\n"), max_bytes=1024
+            )
+            row.stored_as, row.received_at = stored.stored_as, now()
+            row.received_name, row.received_size = "security.log", stored.size
+        await db.commit()
+        return row
+
+
+def log_upload_call(template: str) -> Callable[[World, Caller], Awaitable[Any]]:
+    """A fresh one-time log upload link per call (``{}``: the token)."""
+
+    async def build(world: World, caller: Caller) -> Any:
+        row = await _log_row(world, received=False)
+        key = world.server.app.state.firmware.key
+        token = logs.upload_token(key, row.id, int(row.expires_at.timestamp()))
+        return _call(template.format(token), {"log": "line"})
+
+    return build
+
+
+async def log_call(world: World, caller: Caller, suffix: str = "") -> Any:
+    if "log_file_a" not in world.rows:
+        world.rows["log_file_a"] = (await _log_row(world, received=True)).id
+    return _call(f"/api/v1/logs/{world.rows['log_file_a']}{suffix}")
+
+
+async def log_file_call(world: World, caller: Caller) -> Any:
+    return await log_call(world, caller, "/file")
+
+
+def logs_call(json: Any = None) -> Any:
+    """The spare station's log requests (offline: a request there ends ``offline``)."""
+    return _call(f"/api/v1/stations/{A_SPARE}/logs", json, {"wait": 5} if json else None)

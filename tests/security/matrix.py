@@ -35,7 +35,7 @@ from sqlalchemy import select
 from kilowatt.stations.models import Connector
 from security import firmware_rows, reservation_rows
 from security.callers import ANONYMOUS, CALLERS, FORGED, Caller
-from security.world import A_STATION, B_STATION, PASSWORD, TARIFF, World
+from security.world import A_SPARE, A_STATION, B_STATION, PASSWORD, TARIFF, World
 
 
 # ---- requests -------------------------------------------------------------------------------
@@ -843,6 +843,53 @@ TABLE: tuple[Case, ...] = (
         permission("stations:write", own=204, other=404),
         lambda w, c: _fresh_site_call(w),
     ),
+    # ---- site load management -------------------------------------------------------------------
+    Case(
+        "GET",
+        "/api/v1/sites/{site_id}/load",
+        permission("stations:read", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/sites/{w.rows['load_site_a']}/load"),
+    ),
+    Case(
+        "PUT",
+        "/api/v1/sites/{site_id}/load",
+        permission("stations:write", own=200, other=404),
+        lambda w, c: Call(
+            f"/api/v1/sites/{w.rows['load_site_a']}/load",
+            {"enabled": False, "limit": {"unit": "A", "value": 63}},
+        ),
+    ),
+    Case(
+        "GET",
+        "/api/v1/sites/{site_id}/load/windows",
+        permission("stations:read", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/sites/{w.rows['load_site_a']}/load/windows"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/sites/{site_id}/load/windows",
+        permission("stations:write", own=201, other=404),
+        lambda w, c: Call(
+            f"/api/v1/sites/{w.rows['load_site_a']}/load/windows",
+            {
+                "starts_at": "2099-01-01T00:00:00Z",
+                "ends_at": "2099-01-01T01:00:00Z",
+                "limit": {"unit": "kW", "value": 20},
+            },
+        ),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/sites/{site_id}/load/windows/{window_id}",
+        permission("stations:write", own=204, other=404),
+        lambda w, c: _fresh_window_call(w),
+    ),
+    Case(
+        "GET",
+        "/api/v1/sites/{site_id}/load/allocations",
+        permission("stations:read", own=200, other=404),
+        lambda w, c: Call(f"/api/v1/sites/{w.rows['load_site_a']}/load/allocations", params=PAGE),
+    ),
     # ---- tariffs --------------------------------------------------------------------------------
     Case(
         "GET",
@@ -1298,6 +1345,93 @@ TABLE: tuple[Case, ...] = (
         permission("commands:send", own=200, other=404),
         firmware_rows.received_file_call,
     ),
+    # ---- security whitepaper: logs, signed firmware, events, certificates, keys (issue 8) -------
+    Case(
+        "POST",
+        "/api/v1/stations/{charge_point_id}/logs",
+        permission("commands:send", own=201, other=404),
+        lambda w, c: firmware_rows.logs_call(json={"log_type": "SecurityLog"}),
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/logs",
+        permission("stations:read", own=200, other=404),
+        lambda w, c: firmware_rows.logs_call(),
+    ),
+    Case(
+        "GET",
+        "/api/v1/logs/{request_id}",
+        permission("stations:read", own=200, other=404),
+        firmware_rows.log_call,
+    ),
+    Case(
+        "GET",
+        "/api/v1/logs/{request_id}/file",
+        permission("commands:send", own=200, other=404),
+        firmware_rows.log_file_call,
+    ),
+    Case(
+        "PUT",
+        "/logs/{token}",
+        public(201, credentials="ignored"),
+        firmware_rows.log_upload_call("/logs/{}"),
+    ),
+    Case(
+        "POST",
+        "/logs/{token}",
+        public(201, credentials="ignored"),
+        firmware_rows.log_upload_call("/logs/{}"),
+    ),
+    Case(
+        "PUT",
+        "/logs/{token}/{filename}",
+        public(201, credentials="ignored"),
+        firmware_rows.log_upload_call("/logs/{}/security.log"),
+    ),
+    Case(
+        "POST",
+        "/logs/{token}/{filename}",
+        public(201, credentials="ignored"),
+        firmware_rows.log_upload_call("/logs/{}/security.log"),
+    ),
+    Case(
+        "PUT",
+        "/api/v1/firmware/{file_id}/signature",
+        # the signature does not match the file: refused after the caller was let in
+        permission("stations:write", own=422, other=404),
+        lambda w, c: _firmware_signature_call(w),
+    ),
+    Case(
+        "GET",
+        "/api/v1/security-events",
+        permission("stations:read", own=200, other=200),
+        at("/api/v1/security-events"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/security-events",
+        permission("stations:read", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/security-events"),
+    ),
+    Case(
+        "GET",
+        "/api/v1/stations/{charge_point_id}/certificates",
+        permission("stations:read", own=200, other=404),
+        at(f"/api/v1/stations/{A_STATION}/certificates"),
+    ),
+    Case(
+        "POST",
+        "/api/v1/stations/{charge_point_id}/rotate-key",
+        permission("stations:write", own=202, other=404),
+        at(f"/api/v1/stations/{A_SPARE}/rotate-key", wait=0),
+    ),
+    Case(
+        "POST",
+        "/api/v1/stations/{charge_point_id}/security-profile",
+        # this node serves no TLS: raising a station to profile 2 cannot be done here
+        permission("stations:write", own=409, other=404),
+        at(f"/api/v1/stations/{A_SPARE}/security-profile", {"security_profile": 2}, wait=0),
+    ),
     # ---- live events (issue 5) ------------------------------------------------------------------
     # Endless streams, which this table's one-shot requests cannot call: tests/live/test_events.py
     # checks who sees which events, and that a missing or bad credential is a 401 / 1008.
@@ -1428,6 +1562,11 @@ async def _firmware_file_call(world: World) -> Call:
     return Call(f"/api/v1/firmware/{await firmware_rows.file_of(world)}")
 
 
+async def _firmware_signature_call(world: World) -> Call:
+    body = {"signing_certificate": "not a certificate", "signature": "AAAA"}
+    return Call(f"/api/v1/firmware/{await firmware_rows.file_of(world)}/signature", body)
+
+
 async def _fresh_firmware_call(world: World) -> Call:
     return Call(f"/api/v1/firmware/{await firmware_rows.fresh_file(world)}")
 
@@ -1442,6 +1581,11 @@ async def _fresh_key_call(world: World) -> Call:
 
 async def _fresh_site_call(world: World) -> Call:
     return Call(f"/api/v1/sites/{await world.fresh_site('a')}")
+
+
+async def _fresh_window_call(world: World) -> Call:
+    site_id = world.rows["load_site_a"]
+    return Call(f"/api/v1/sites/{site_id}/load/windows/{await world.fresh_window(site_id)}")
 
 
 async def _fresh_tariff_call(world: World) -> Call:

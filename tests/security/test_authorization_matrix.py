@@ -24,6 +24,8 @@ from security.callers import CALLERS
 from security.matrix import TABLE, Case, build, expected_statuses
 from security.world import A_STATION, B_STATION, World, build_world, module_database, routes
 
+from support.server import HANDSHAKE_TIMEOUT
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CALLED = [case for case in TABLE if case.access is not None]
@@ -200,7 +202,7 @@ async def test_station_websocket_takes_station_credentials_only(world: World) ->
                 url,
                 subprotocols=OCPP16,
                 additional_headers=headers,
-                open_timeout=10,
+                open_timeout=HANDSHAKE_TIMEOUT,
             ):
                 pass
         assert denied.value.response.status_code == 401, what
@@ -208,7 +210,7 @@ async def test_station_websocket_takes_station_credentials_only(world: World) ->
         url,
         subprotocols=OCPP16,
         additional_headers=basic("SEC-WS-1", password),
-        open_timeout=10,
+        open_timeout=HANDSHAKE_TIMEOUT,
     ) as ws:
         assert ws.subprotocol == "ocpp1.6"
 

@@ -28,6 +28,7 @@ import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from kilowatt.billing import tariff_admin
 from kilowatt.commands.models import Command
 from kilowatt.config import Settings, UnknownStationPolicy
 from kilowatt.events import Event
+from kilowatt.load_management.models import SiteLimitWindow, SiteLoadConfig
 from kilowatt.migrate import upgrade
 from kilowatt.sessions.models import ChargingSession
 from kilowatt.stations import service as stations
@@ -63,7 +65,7 @@ from security.callers import API_KEY, BY_NAME, CALLERS, USER
 
 from support.ocpp_client import LibChargePoint, lib_charge_point
 from support.server import API_KEY as NODE_KEY
-from support.server import RunningServer
+from support.server import RELAXED_LIMITS, RunningServer
 
 PASSWORD = "correct horse battery"
 SLUGS = {"a": "acme", "b": "bolt"}
@@ -139,6 +141,8 @@ def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Setting
         "call_timeout": 5.0,
         "start_timeout": 5.0,
         "log_level": "warning",
+        # The matrix tries many handshakes for one station id in a row: no connection limits.
+        **RELAXED_LIMITS,
     }
     values.update(overrides)
     return Settings(**values)
@@ -293,6 +297,39 @@ class World:
             db.add(site)
             await db.commit()
             return int(site.id)
+
+    async def fresh_load_site(self, tenant: str = "a") -> int:
+        """A site with load management set up (and off: no station of the world is steered)."""
+        site_id = await self.fresh_site(tenant)
+        amps = Decimal(63)
+        async with self.node.sessions() as db:
+            db.add(
+                SiteLoadConfig(
+                    site_id=site_id,
+                    enabled=False,
+                    limit_l1_a=amps,
+                    limit_l2_a=amps,
+                    limit_l3_a=amps,
+                    priorities={},
+                )
+            )
+            await db.commit()
+        return site_id
+
+    async def fresh_window(self, site_id: int) -> int:
+        now = datetime.now(UTC)
+        async with self.node.sessions() as db:
+            window = SiteLimitWindow(
+                site_id=site_id,
+                starts_at=now + timedelta(hours=1),
+                ends_at=now + timedelta(hours=2),
+                limit_l1_a=Decimal(32),
+                limit_l2_a=Decimal(32),
+                limit_l3_a=Decimal(32),
+            )
+            db.add(window)
+            await db.commit()
+            return int(window.id)
 
     async def fresh_tariff(self, tenant: str = "a") -> int:
         async with self.node.sessions() as db:
@@ -504,7 +541,7 @@ async def _start(cp: LibChargePoint, connector_id: int, id_tag: str, meter: int 
 
 async def _command(world: World, charge_point_id: str) -> str:
     command = await world.node.commands.send(
-        charge_point_id, "GetConfiguration", {}, wait=5.0, requested_by="node"
+        charge_point_id, "GetConfiguration", {}, wait=30.0, requested_by="node"
     )
     assert command.state == "completed", command.state
     return str(command.id)
@@ -535,6 +572,7 @@ async def build_world(
         world.rows["key_b"] = await world.fresh_api_key("b")
         world.rows["site_a"] = await world.fresh_site("a")
         world.rows["site_b"] = await world.fresh_site("b")
+        world.rows["load_site_a"] = await world.fresh_load_site("a")
         world.rows["tariff_a"] = await world.fresh_tariff("a")
         world.rows["tariff_b"] = await world.fresh_tariff("b")
         world.rows["webhook_a"] = await world.fresh_webhook("a")

@@ -16,8 +16,6 @@ from kilowatt.simulator import smart_charging as sc
 
 from support.charging_profiles import profile, typed
 
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-
 
 def charger(**config: object) -> SimulatedStation:
     return SimulatedStation(SimulatorConfig(url="ws://127.0.0.1:9/ocpp", **config), "SIM-SC")  # type: ignore[arg-type]
@@ -39,6 +37,9 @@ def test_it_reports_the_smart_charging_keys_and_profile() -> None:
 
 
 def test_replacement_by_id_and_by_stack_level_and_purpose() -> None:
+    T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(
+        minutes=1
+    )  # at test time: a full run takes minutes
     st = charger()
     assert set_on(st, 1, id=1, start=T0, periods=[(0, 10)]) == "Accepted"
     assert set_on(st, 1, id=2, start=T0, periods=[(0, 12)]) == "Accepted"  # same stack: replaces
@@ -48,6 +49,9 @@ def test_replacement_by_id_and_by_stack_level_and_purpose() -> None:
 
 
 def test_it_refuses_what_its_configuration_does_not_allow() -> None:
+    T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(
+        minutes=1
+    )  # at test time: a full run takes minutes
     st = charger()
     assert set_on(st, 1, start=T0, stack=9) == "Rejected"  # ChargeProfileMaxStackLevel 8
     assert set_on(st, 3, start=T0) == "Rejected"  # no connector 3
@@ -63,6 +67,9 @@ def test_it_refuses_what_its_configuration_does_not_allow() -> None:
 
 
 def test_clear_matches_every_given_field() -> None:
+    T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(
+        minutes=1
+    )  # at test time: a full run takes minutes
     st = charger()
     for pid, connector, stack in ((1, 0, 0), (2, 1, 0), (3, 1, 1), (4, 2, 1)):
         assert set_on(st, connector, id=pid, stack=stack, start=T0) == "Accepted"
@@ -78,6 +85,9 @@ def test_clear_matches_every_given_field() -> None:
 
 
 def test_composite_answer_fills_unlimited_time_with_its_maximum() -> None:
+    T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(
+        minutes=1
+    )  # at test time: a full run takes minutes
     st = charger(max_power_w=22_000.0)
     assert set_on(st, 1, start=T0, duration=600, periods=[(0, 10)]) == "Accepted"
     answer = sc.composite_answer(st, GetCompositeScheduleRequest(connector_id=1, duration=3600))

@@ -16,6 +16,8 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
+from support.server import HANDSHAKE_TIMEOUT
+
 
 class LibChargePoint(ChargePoint):  # type: ignore[misc]
     def __init__(self, charge_point_id: str, connection: Any) -> None:
@@ -135,7 +137,7 @@ async def lib_charge_point(
         url,
         subprotocols=subprotocols if subprotocols is not None else ["ocpp1.6"],  # type: ignore[list-item]
         additional_headers=headers,
-        open_timeout=10,
+        open_timeout=HANDSHAKE_TIMEOUT,
     ) as ws:
         cp = LibChargePoint(charge_point_id, ws)
         loop = asyncio.create_task(cp.start())

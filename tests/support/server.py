@@ -46,6 +46,22 @@ class RunningServer:
         )
 
 
+# How long a test's WebSocket opening handshake may take: seconds on an idle machine, far more
+# on a loaded CI runner (one PostgreSQL pass timed out at 10 s); a hang still fails.
+HANDSHAKE_TIMEOUT = 30
+
+RELAXED_LIMITS: dict[str, Any] = {
+    "handshake_rate_per_address": 100_000.0,
+    "handshake_burst_per_address": 100_000,
+    "handshake_rate_per_id": 1_000.0,
+    "handshake_burst_per_id": 1_000,
+    "station_message_rate": 100_000.0,
+    "station_message_burst": 100_000,
+}
+# What a node runs with unless configured (for the tests of the limits themselves).
+PRODUCTION_LIMITS: dict[str, Any] = {name: getattr(Settings(), name) for name in RELAXED_LIMITS}
+
+
 @contextlib.asynccontextmanager
 async def running_server(
     database_url: str,
@@ -64,6 +80,12 @@ async def running_server(
         "unknown_station_policy": UnknownStationPolicy.AUTO_REGISTER,
         "call_timeout": 5.0,
         "log_level": "warning",
+        # Tests read the exact calls a station receives: no GetConfiguration of the local list
+        # worker's auto-enrolment unless a test asks for it (tests/local_lists/).
+        "local_list_auto_enrol": False,
+        # Tests connect many stations from 127.0.0.1 and send as fast as they can: the
+        # connection limits are lifted unless a test sets them (tests/faults/ does).
+        **RELAXED_LIMITS,
     }
     values.update(overrides)
     settings = Settings(**values)

@@ -172,7 +172,7 @@ class ExclusionCreate(BaseModel):
     reason: Reason
     note: str | None = Field(default=None, max_length=2000)
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
 
 class ExclusionOut(BaseModel):

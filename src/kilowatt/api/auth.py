@@ -49,6 +49,8 @@ _MEANING = {
     404: "no such row in the caller's tenant (another tenant's rows are answered the same)",
     409: "refused in the row's current state",
     422: "the request does not match the schema (`errors` says where), or an invalid command",
+    413: "the request body is larger than the limit (`KILOWATT_MAX_BODY_BYTES`)",
+    429: "too many failed attempts: wait the `Retry-After` header's seconds",
 }
 
 

@@ -12,14 +12,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class Problem(Exception):
+    headers: dict[str, str] | None = None  # set on an instance to send them (Retry-After, …)
+
     def __init__(self, status: int, title: str, detail: str = "", **extra: Any) -> None:
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
 
 
-def problem_response(status: int, title: str, detail: str = "", **extra: Any) -> JSONResponse:
+def problem_response(
+    status: int,
+    title: str,
+    detail: str = "",
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
 
 
 def _data_exception(exc: BaseException) -> bool:
@@ -40,7 +51,7 @@ def _data_exception(exc: BaseException) -> bool:
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
+        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

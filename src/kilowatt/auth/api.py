@@ -1,18 +1,27 @@
-"""Auth API: driver registration, logins with rotating refresh tokens, and API keys."""
+"""Auth API: driver registration, logins with rotating refresh tokens, and API keys.
+
+Logins, refreshes and logouts are limited (``kilowatt.auth.login_limits``): a locked account or
+address is answered 429 with ``Retry-After`` before any password is checked.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from kilowatt.api.auth import IdPath
-from kilowatt.auth import service
+from kilowatt.api.auth import IdPath, problem_responses
+from kilowatt.api.problems import Problem
+from kilowatt.auth import login_limits, service
 from kilowatt.auth.deps import require_permission
 from kilowatt.auth.principal import Principal
 from kilowatt.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from kilowatt.auth.service import TokenPair
 from kilowatt.db import utcnow
+from kilowatt.events import Event
+from kilowatt.users import repository as accounts
 from kilowatt.users import service as users
 from kilowatt.users.api import account_problems
 from kilowatt.users.schemas import (
@@ -27,6 +36,7 @@ from kilowatt.users.service import AccountError
 
 KeyAdmin = Annotated[Principal, Depends(require_permission("api_keys:write"))]
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+log = logging.getLogger(__name__)
 api_keys_router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
 
 
@@ -57,39 +67,126 @@ async def register(request: Request, body: Register) -> Registered:
         return Registered(user=UserOut.model_validate(user), **_pair(pair).model_dump())
 
 
-@router.post("/login")
-async def login(request: Request, body: Login) -> TokenPairOut:
+def _address(request: Request) -> str:
+    """The source address the limits count (as uvicorn's proxy-header settings resolve it)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def _too_many(lock: login_limits.Locked, now: datetime) -> Problem:
+    # The same answer for known and unknown accounts, and for account and address locks.
+    seconds = lock.retry_after(now)
+    problem = Problem(
+        429, "Too many attempts", f"too many failed attempts; try again in {seconds} seconds"
+    )
+    problem.headers = {"Retry-After": str(seconds)}
+    return problem
+
+
+async def _failed(
+    request: Request, kind: str, counted: list[tuple[str, str]], account: str | None, now: datetime
+) -> None:
+    """Count a failed attempt against each ``(scope, value)`` (own transaction, committed) and
+    report the lock-outs it causes: in the log and as ``security.login_locked`` on the bus."""
     node = request.app.state.kilowatt
+    policy = login_limits.Policy.of(node.settings)
     async with node.sessions() as db:
-        with account_problems():
-            _, pair = await service.login(
-                db, node.settings, body.email, body.password, now=utcnow()
+        lockouts = [
+            lockout
+            for scope, value in counted
+            if (lockout := await login_limits.record_failure(db, policy, scope, value, now=now))
+        ]
+        user = await accounts.user_by_email(db, account) if lockouts and account else None
+        await db.commit()
+    for lockout in lockouts:
+        data: dict[str, Any] = {
+            "kind": kind,  # "login" or "refresh"
+            "scope": lockout.scope,  # "account", "address" or "refresh_address"
+            "address": _address(request),
+            "until": lockout.until.isoformat().replace("+00:00", "Z"),
+            "failures": lockout.failures,
+        }
+        # Operators of the account's tenant see their user's lock-out; other locks (addresses,
+        # emails nobody has) go to platform admins only.
+        named = user if lockout.scope == login_limits.ACCOUNT else None
+        if named is not None:
+            data.update(user_id=named.id, email=named.email, lockouts=lockout.lockouts)
+        log.warning(
+            "%s locked until %s after %d failed %s attempts (from %s)",
+            lockout.scope,
+            data["until"],
+            lockout.failures,
+            kind,
+            data["address"],
+        )
+        node.bus.publish(
+            Event(
+                type=login_limits.LOCKED_EVENT,
+                data=data,
+                tenant_id=named.tenant_id if named is not None else None,
+                user_id=named.id if named is not None else None,
             )
+        )
+
+
+LIMITED = problem_responses(429)
+
+
+@router.post("/login", responses=LIMITED)
+async def login(request: Request, body: Login) -> TokenPairOut:
+    """Operators and drivers (dashboard and driver app) log in with their email and password."""
+    node = request.app.state.kilowatt
+    now, account = utcnow(), body.email.strip().lower()
+    counted = [(login_limits.ACCOUNT, account), (login_limits.ADDRESS, _address(request))]
+    async with node.sessions() as db:
+        lock = await login_limits.locked(db, counted, now=now)
+        if lock is not None:
+            raise _too_many(lock, now)
+        try:
+            _, pair = await service.login(db, node.settings, body.email, body.password, now=now)
+        except AccountError as exc:
+            await db.rollback()
+            await _failed(request, "login", counted, account, now)
+            raise Problem(exc.status, exc.title, exc.detail) from None
+        await login_limits.record_success(db, account, now=now)
         await db.commit()
         return _pair(pair)
 
 
-@router.post("/refresh")
+@router.post("/refresh", responses=LIMITED)
 async def refresh(request: Request, body: RefreshRequest) -> TokenPairOut:
     """A new pair; the presented refresh token is used up. Reusing one revokes its family."""
     node = request.app.state.kilowatt
+    now = utcnow()
+    counted = [(login_limits.REFRESH_ADDRESS, _address(request))]
     async with node.sessions() as db:
-        with account_problems():
-            try:
-                _, pair = await service.refresh(db, node.settings, body.refresh_token, now=utcnow())
-            except AccountError:
-                await db.commit()  # a detected reuse has revoked the family: keep that
-                raise
+        lock = await login_limits.locked(db, counted, now=now)
+        if lock is not None:
+            raise _too_many(lock, now)
+        try:
+            _, pair = await service.refresh(db, node.settings, body.refresh_token, now=now)
+        except AccountError as exc:
+            await db.commit()  # a detected reuse has revoked the family: keep that
+            await _failed(request, "refresh", counted, None, now)
+            raise Problem(exc.status, exc.title, exc.detail) from None
         await db.commit()
         return _pair(pair)
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, responses=LIMITED)
 async def logout(request: Request, body: RefreshRequest) -> Response:
     """End the login the refresh token belongs to (every token of its family)."""
+    now = utcnow()
+    counted = [(login_limits.REFRESH_ADDRESS, _address(request))]
     async with request.app.state.kilowatt.sessions() as db:
-        with account_problems():
-            await service.logout(db, body.refresh_token, now=utcnow())
+        lock = await login_limits.locked(db, counted, now=now)
+        if lock is not None:
+            raise _too_many(lock, now)
+        try:
+            await service.logout(db, body.refresh_token, now=now)
+        except AccountError as exc:
+            await db.rollback()
+            await _failed(request, "refresh", counted, None, now)
+            raise Problem(exc.status, exc.title, exc.detail) from None
         await db.commit()
     return Response(status_code=204)
 

@@ -14,6 +14,7 @@ anonymous request; no credential at all is ``None`` (``optional_principal``) or 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -45,9 +46,27 @@ def _unauthorized(detail: str) -> Problem:
     return Problem(401, "Unauthorized", detail)
 
 
+# Query parameters that would carry a credential into URLs, and so into proxy and access logs,
+# browser history and Referer headers: refused outright (RFC 6750 §5.3), never read.
+CREDENTIAL_QUERY_NAMES = frozenset(
+    {"access_token", "api_key", "apikey", "api-key", "x-api-key", "x_api_key", "authorization"}
+)
+
+
+def _refuse_credentials_in_query(request: HTTPConnection) -> None:
+    for name, value in request.query_params.multi_items():
+        if name.lower() in CREDENTIAL_QUERY_NAMES or api_keys.parse(value) is not None:
+            raise Problem(
+                400,
+                "Credentials in the query string",
+                "send credentials in the Authorization or X-API-Key header, never in the URL",
+            )
+
+
 def _presented(request: HTTPConnection) -> tuple[str, str] | None:
     """``("bearer" | "api_key", credential)`` from the request headers (a Bearer token first),
-    or None when there is none."""
+    or None when there is none. Credentials in the query string are a 400."""
+    _refuse_credentials_in_query(request)
     scheme, _, credential = request.headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() == "bearer" and credential.strip():
         return "bearer", credential.strip()
@@ -77,7 +96,10 @@ async def principal_for(connection: HTTPConnection, kind: str, credential: str) 
     """The caller a credential names (``kind``: "bearer" or "api_key"); 401 if it is bad."""
     settings: Settings = connection.app.state.kilowatt.settings
     admin_key = settings.admin_api_key
-    if admin_key and hmac.compare_digest(credential.encode(), admin_key.encode()):
+    # Digests of equal length: the comparison's time says nothing about the key, not even its size.
+    if admin_key and hmac.compare_digest(
+        hashlib.sha256(credential.encode()).digest(), hashlib.sha256(admin_key.encode()).digest()
+    ):
         return service.node_principal()
     async with connection.app.state.kilowatt.sessions() as db:
         try:

@@ -1,8 +1,11 @@
-"""Access tokens: short-lived JWTs, HS256 with the node's secret.
+"""Access tokens: short-lived JWTs, HMAC (HS256 unless configured) with the node's secret.
 
-Decoding accepts HS256 only (so ``alg: none`` and RS256/HS256 key confusion are refused), and
-requires ``exp``, ``iat``, ``sub`` and ``typ: "access"``. A token proves who the caller was when
-it was issued; whether they are still enabled is checked against the database on every request.
+Decoding accepts the one configured algorithm only (so ``alg: none``, RS256/HS256 key confusion
+and any other algorithm are refused), and requires ``exp``, ``iat``, ``sub``, ``iss``, ``aud``
+and ``typ: "access"``; ``iss`` and ``aud`` must be this node's (``KILOWATT_JWT_ISSUER`` /
+``KILOWATT_JWT_AUDIENCE``) and ``nbf``, when present, is honoured. A token proves who the caller
+was when it was issued; whether they are still enabled is checked against the database on every
+request.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import jwt
 
 from kilowatt.config import Settings, dev_jwt_secret
 
-ALGORITHM = "HS256"
+ALGORITHM = "HS256"  # the default of ``Settings.jwt_algorithm``
 ACCESS = "access"
+LEEWAY = 0  # seconds of clock skew allowed on exp/nbf/iat: tokens are checked where issued
 
 
 class InvalidToken(Exception):
@@ -53,11 +57,14 @@ def issue_access_token(
         "tid": tenant_id,
         "role": role,
         "typ": ACCESS,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
         "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=settings.access_token_ttl)).timestamp()),
         "jti": secrets.token_urlsafe(12),
     }
-    return jwt.encode(claims, signing_key(settings), algorithm=ALGORITHM)
+    return jwt.encode(claims, signing_key(settings), algorithm=settings.jwt_algorithm)
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
@@ -66,8 +73,11 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
         claims = jwt.decode(
             token,
             signing_key(settings),
-            algorithms=[ALGORITHM],
-            options={"require": ["exp", "iat", "sub", "typ"]},
+            algorithms=[settings.jwt_algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            leeway=LEEWAY,
+            options={"require": ["exp", "iat", "sub", "typ", "iss", "aud"], "verify_nbf": True},
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc

@@ -10,6 +10,8 @@ from kilowatt.tenants.models import SLUG_PATTERN
 
 
 class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=200)
     permissions: list[str] = Field(max_length=64)
     # Platform admins (and the node key) name the tenant; others create keys of their own.

@@ -125,6 +125,8 @@ async def export_sessions(
 
 
 class RefundCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=6)
     reason: str | None = Field(default=None, max_length=500)
 
@@ -162,7 +164,7 @@ async def refund_session(
 
 
 class ReviewDecision(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     decision: Literal["bill", "waive"]
     energy_wh: int | None = Field(
@@ -244,7 +246,7 @@ async def set_up_my_card(request: Request, driver: CurrentDriver) -> dict[str, A
 
 
 class CardSave(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     payment_method_id: str = Field(alias="paymentMethodId", min_length=1, max_length=255)
 

@@ -66,7 +66,7 @@ async def decide(
                 _note(session, note)
             record = billing.charge_record(session.started_at, session.ended_at, points)
             try:
-                breakdown = price(spec, record)
+                breakdown = price(spec, record, await billing.reserved_time(db, tx))
             except ImplausibleData as exc:
                 raise CannotBill("; ".join(exc.reasons) + " — give the energy to bill") from None
             session.cost_breakdown = breakdown_to_json(breakdown)

@@ -30,6 +30,7 @@ from kilowatt.billing.payments.base import (
     PaymentError,
     PaymentProvider,
 )
+from kilowatt.billing.reservation_payments import ReservationFees
 from kilowatt.events import Event, EventBus
 from kilowatt.sessions.models import ChargingSession
 
@@ -68,10 +69,12 @@ class Payments:
         self.retry_delays = retry_delays
         self._wake = asyncio.Event()
         self.cards = Cards(sessions, provider)
+        # Expired reservations' fees: no session, so no Payment row; the same provider.
+        self.reservation_fees = ReservationFees(sessions, provider, retry_delays)
         bus.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
-        if event.type in ("transaction.stopped", "session.closed"):
+        if event.type in ("transaction.stopped", "session.closed", "reservation.ended"):
             self._wake.set()
 
     # ---- the hold at start ----------------------------------------------------------------------
@@ -146,12 +149,14 @@ class Payments:
                 next_at = await db.scalar(
                     select(func.min(Payment.next_attempt_at)).where(Payment.state.in_(DUE_STATES))
                 )
+            fee_at = await self.reservation_fees.next_attempt()
         except Exception:
             log.exception("payment worker could not read the next retry time")
             return every
-        if next_at is None:
+        times = [t for t in (next_at, fee_at) if t is not None]
+        if not times:
             return every
-        return max(0.0, min(every, (next_at - _now()).total_seconds()))
+        return max(0.0, min(every, (min(times) - _now()).total_seconds()))
 
     async def process_due(self) -> int:
         """One pass over the payments that are due now; how many were worked on."""
@@ -174,7 +179,7 @@ class Payments:
             ).all()
         for payment_id in due:
             await self._work(payment_id)
-        return len(due)
+        return len(due) + await self.reservation_fees.process_due()
 
     async def _claim(self, payment_id: int) -> tuple[Payment, str] | None:
         """Take a due payment for this worker (one node wins in a cluster); with its action

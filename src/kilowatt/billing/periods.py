@@ -18,7 +18,13 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from kilowatt.billing.readings import ChargeRecord, Reading, seconds_between
-from kilowatt.billing.tariffs import WEEKDAYS, ComponentType, Restrictions, TariffSpec
+from kilowatt.billing.tariffs import (
+    WEEKDAYS,
+    ComponentType,
+    ReservationRestriction,
+    Restrictions,
+    TariffSpec,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Real timezones change their UTC offset at most a few times a year, never twice in 6 hours.
@@ -65,11 +71,32 @@ def holds(restrictions: Restrictions | None, at: Moment) -> bool:
     )
 
 
-def first_applicable(spec: TariffSpec, type: ComponentType, at: Moment) -> int | None:
-    """Index of the first element pricing `type` whose restrictions hold at `at`."""
-    for i, element in enumerate(spec.elements):
-        if element.component(type) is not None and holds(element.restrictions, at):
-            return i
+# Which elements price what: charging (elements without a reservation restriction), a used
+# reservation, and an expired one (its own elements first, then the reservation's, OCPI 2.2.1).
+CHARGING: tuple[ReservationRestriction | None, ...] = (None,)
+USED_RESERVATION = (ReservationRestriction.RESERVATION,)
+EXPIRED_RESERVATION = (
+    ReservationRestriction.RESERVATION_EXPIRES,
+    ReservationRestriction.RESERVATION,
+)
+
+
+def first_applicable(
+    spec: TariffSpec,
+    type: ComponentType,
+    at: Moment,
+    kinds: tuple[ReservationRestriction | None, ...] = CHARGING,
+) -> int | None:
+    """Index of the first element pricing `type` whose restrictions hold at `at`, among the
+    elements of `kinds` (by kind in that order, then in tariff order)."""
+    for kind in kinds:
+        for i, element in enumerate(spec.elements):
+            if (
+                element.reservation is kind
+                and element.component(type) is not None
+                and holds(element.restrictions, at)
+            ):
+                return i
     return None
 
 

@@ -1,31 +1,50 @@
 """The exact cost of a charging session under a tariff, and the price shown before it starts.
 
 Quantities stay exact (`Fraction`) from the meter readings to the cost lines; each line is
-rounded once, to the currency's minor unit, and VAT once on the subtotal.
+rounded once, to the currency's minor unit, and VAT once on the subtotal. A reservation is
+priced by the tariff's reservation elements only (OCPI 2.2.1 `restrictions.reservation`): the
+reserved time a session used joins that session's bill, an expired one gets its own.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from kilowatt.billing.breakdown import (
+    CostBreakdown,
+    CostLine,
+    breakdown_from_json,
+    breakdown_to_json,
+)
 from kilowatt.billing.money import round_half_up, round_money
-from kilowatt.billing.periods import Moment, Period, first_applicable, session_start, split
+from kilowatt.billing.periods import (
+    EXPIRED_RESERVATION,
+    USED_RESERVATION,
+    Moment,
+    Period,
+    first_applicable,
+    session_start,
+    split,
+)
 from kilowatt.billing.readings import (
     ChargeRecord,
     ImplausibleData,
     Reading,
+    ReservedTime,
     charging_end,
     implausibilities,
     unpriceable,
 )
-from kilowatt.billing.tariffs import ComponentType, PriceComponent, TariffSpec
+from kilowatt.billing.tariffs import (
+    ComponentType,
+    PriceComponent,
+    TariffSpec,
+)
 
 __all__ = [
     "ChargeRecord",
@@ -34,12 +53,14 @@ __all__ = [
     "ImplausibleData",
     "PlainPrice",
     "Reading",
+    "ReservedTime",
     "applicable_prices",
     "breakdown_from_json",
     "breakdown_to_json",
     "charging_end",
     "implausibilities",
     "price",
+    "price_reservation",
 ]
 
 ENERGY, TIME, PARKING, FLAT = (
@@ -59,41 +80,6 @@ _UNITS: dict[ComponentType, tuple[str, Fraction, int]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class CostLine:
-    """One tariff element's charge for one dimension; amounts exclude VAT.
-
-    `quantity` is for display (kWh to 3 decimals, hours to 4, 1 session); `amount` comes from
-    the exact quantity times `unit_price`, rounded to the currency's minor unit.
-    """
-
-    type: ComponentType
-    element: int
-    unit_price: Decimal
-    quantity: Decimal
-    unit: str
-    amount: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class CostBreakdown:
-    """The bill: lines, sums per dimension and the subtotal excluding VAT, VAT, total."""
-
-    currency: str
-    lines: tuple[CostLine, ...]
-    energy: Decimal
-    time: Decimal
-    parking: Decimal
-    flat: Decimal
-    subtotal: Decimal
-    vat_percent: Decimal
-    tax: Decimal
-    total: Decimal
-    energy_wh: int  # delivered: last reading minus first
-    charging_seconds: int  # start to charging finished, whole seconds
-    parking_seconds: int  # billable: after the grace time, whole seconds
-
-
-@dataclass(frozen=True, slots=True)
 class PlainPrice:
     """The price a driver sees before starting (AFIR): VAT included, 4 decimals, None: free."""
 
@@ -106,8 +92,11 @@ class PlainPrice:
     vat_percent: Decimal
 
 
-def price(spec: TariffSpec, record: ChargeRecord) -> CostBreakdown:
-    """What the session in `record` costs under `spec` (OCPI 2.2.1 semantics).
+def price(
+    spec: TariffSpec, record: ChargeRecord, reserved: ReservedTime | None = None
+) -> CostBreakdown:
+    """What the session in `record` costs under `spec` (OCPI 2.2.1 semantics), with the
+    reserved time it used (`reserved`, priced by the RESERVATION elements) if given.
 
     Raises ImplausibleData when the record cannot be priced at all (no readings, end before
     start, time or energy going backwards); callers check `implausibilities` first.
@@ -131,7 +120,43 @@ def price(spec: TariffSpec, record: ChargeRecord) -> CostBreakdown:
     if flat is not None:
         lines.insert(0, _line(spec, FLAT, flat, Fraction(1)))
     charging, parking = _seconds(periods)
-    return _breakdown(spec, tuple(lines), record, charging, parking)
+    held, held_seconds = _reservation_lines(spec, reserved) if reserved else ((), 0)
+    energy_wh = record.readings[-1].energy_wh - record.readings[0].energy_wh
+    return _breakdown(spec, (*held, *lines), energy_wh, (charging, parking, held_seconds))
+
+
+def price_reservation(spec: TariffSpec, reserved: ReservedTime) -> CostBreakdown:
+    """The bill of a reservation on its own (one that expired unused): only reservation lines,
+    VAT as for a session. No reservation element applies: an empty bill of 0."""
+    lines, seconds = _reservation_lines(spec, reserved)
+    return _breakdown(spec, lines, 0, (0, 0, seconds))
+
+
+def _reservation_lines(
+    spec: TariffSpec, reserved: ReservedTime
+) -> tuple[tuple[CostLine, ...], int]:
+    """The reservation's FLAT and TIME lines and the reserved seconds.
+
+    The reserved time is cut like a session (time-of-day, date and duration boundaries) by
+    pricing it as a session that delivered nothing; only reservation elements are consulted.
+    """
+    kinds = EXPIRED_RESERVATION if reserved.expired else USED_RESERVATION
+    end = max(reserved.end, reserved.start)  # a start reported before the acceptance: 0 s
+    record = ChargeRecord(reserved.start, end, (Reading(reserved.start, 0),))
+    periods = split(spec, record)
+    usage = _Usage()
+    for period in periods:
+        if period.seconds > 0:
+            element = first_applicable(spec, TIME, period.moment, kinds)
+            if element is not None:
+                usage.add(TIME, element, period.seconds)
+    usage.round_up_to_steps(spec)
+    lines = [_line(spec, type_, element, q) for (type_, element), q in usage.ordered()]
+    flat = first_applicable(spec, FLAT, session_start(spec, record), kinds)
+    if flat is not None:
+        lines.insert(0, _line(spec, FLAT, flat, Fraction(1)))
+    seconds = sum((p.seconds for p in periods), Fraction(0))
+    return tuple(lines), math.floor(seconds)
 
 
 def _quantities(period: Period) -> list[tuple[ComponentType, Fraction]]:
@@ -171,9 +196,12 @@ class _Usage:
 def _line(spec: TariffSpec, type_: ComponentType, element: int, raw: Fraction) -> CostLine:
     unit_price = _component(spec, type_, element).price
     unit, per_raw, places = _UNITS[type_]
+    kind = spec.elements[element].reservation
+    if kind is not None and type_ is FLAT:
+        unit = "reservation"
     quantity = raw * per_raw
     amount = round_money(quantity * Fraction(unit_price), spec.currency)
-    return CostLine(type_, element, unit_price, round_half_up(quantity, places), unit, amount)
+    return CostLine(type_, element, unit_price, round_half_up(quantity, places), unit, amount, kind)
 
 
 def _component(spec: TariffSpec, type_: ComponentType, element: int) -> PriceComponent:
@@ -190,12 +218,19 @@ def _seconds(periods: list[Period]) -> tuple[int, int]:
 
 
 def _breakdown(
-    spec: TariffSpec, lines: tuple[CostLine, ...], record: ChargeRecord, charging: int, parking: int
+    spec: TariffSpec,
+    lines: tuple[CostLine, ...],
+    energy_wh: int,
+    seconds: tuple[int, int, int],  # charging, parking, reserved
 ) -> CostBreakdown:
     zero = round_money(Decimal(0), spec.currency)
+    charging, parking, reserved = seconds
 
     def total(type_: ComponentType) -> Decimal:
-        return sum((line.amount for line in lines if line.type is type_), zero)
+        return sum(
+            (line.amount for line in lines if line.type is type_ and line.reservation is None),
+            zero,
+        )
 
     subtotal = sum((line.amount for line in lines), zero)
     tax = round_money(Fraction(subtotal) * Fraction(spec.vat_percent) / 100, spec.currency)
@@ -210,9 +245,11 @@ def _breakdown(
         vat_percent=spec.vat_percent,
         tax=tax,
         total=subtotal + tax,
-        energy_wh=record.readings[-1].energy_wh - record.readings[0].energy_wh,
+        energy_wh=energy_wh,
         charging_seconds=charging,
         parking_seconds=parking,
+        reservation=sum((line.amount for line in lines if line.reservation is not None), zero),
+        reservation_seconds=reserved,
     )
 
 
@@ -242,77 +279,3 @@ def applicable_prices(spec: TariffSpec, at: datetime) -> PlainPrice:
         idle_grace_minutes=spec.idle_grace_minutes,
         vat_percent=spec.vat_percent,
     )
-
-
-# ---- JSON -------------------------------------------------------------------------------------
-
-_AMOUNTS = ("energy", "time", "parking", "flat", "subtotal", "vat_percent", "tax", "total")
-_COUNTS = ("energy_wh", "charging_seconds", "parking_seconds")
-
-
-def breakdown_to_json(b: CostBreakdown) -> dict[str, Any]:
-    """The JSON form of `b`, decimals as strings; `breakdown_from_json` reads it back unchanged."""
-    return {
-        "currency": b.currency,
-        "lines": [
-            {
-                "type": line.type.value,
-                "element": line.element,
-                "unit_price": str(line.unit_price),
-                "quantity": str(line.quantity),
-                "unit": line.unit,
-                "amount": str(line.amount),
-            }
-            for line in b.lines
-        ],
-        **{name: str(getattr(b, name)) for name in _AMOUNTS},
-        **{name: getattr(b, name) for name in _COUNTS},
-    }
-
-
-def breakdown_from_json(data: Mapping[str, Any]) -> CostBreakdown:
-    """The breakdown `breakdown_to_json` wrote; ValueError if `data` is not one."""
-    try:
-        lines = tuple(
-            CostLine(
-                type=ComponentType(line["type"]),
-                element=_int(line["element"]),
-                unit_price=_decimal(line["unit_price"]),
-                quantity=_decimal(line["quantity"]),
-                unit=str(line["unit"]),
-                amount=_decimal(line["amount"]),
-            )
-            for line in data["lines"]
-        )
-        return CostBreakdown(
-            currency=str(data["currency"]),
-            lines=lines,
-            energy=_decimal(data["energy"]),
-            time=_decimal(data["time"]),
-            parking=_decimal(data["parking"]),
-            flat=_decimal(data["flat"]),
-            subtotal=_decimal(data["subtotal"]),
-            vat_percent=_decimal(data["vat_percent"]),
-            tax=_decimal(data["tax"]),
-            total=_decimal(data["total"]),
-            energy_wh=_int(data["energy_wh"]),
-            charging_seconds=_int(data["charging_seconds"]),
-            parking_seconds=_int(data["parking_seconds"]),
-        )
-    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
-        raise ValueError(f"not a cost breakdown: {exc!r}") from exc
-
-
-def _decimal(value: Any) -> Decimal:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a decimal string, got {value!r}")
-    number = Decimal(value)
-    if not number.is_finite():
-        raise ValueError(f"not a finite amount: {value!r}")
-    return number
-
-
-def _int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"expected an integer, got {value!r}")
-    return value

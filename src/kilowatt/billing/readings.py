@@ -50,6 +50,20 @@ class ChargeRecord:
             _require_aware(self.charging_ended_at, "ChargeRecord.charging_ended_at")
 
 
+@dataclass(frozen=True, slots=True)
+class ReservedTime:
+    """The time a reservation held a connector: from the charger's acceptance until the
+    session started (`expired` False) or until the reservation expired unused (True)."""
+
+    start: datetime
+    end: datetime
+    expired: bool = False
+
+    def __post_init__(self) -> None:
+        _require_aware(self.start, "ReservedTime.start")
+        _require_aware(self.end, "ReservedTime.end")
+
+
 class ImplausibleData(ValueError):
     """Readings that cannot be priced; `reasons` says why, in words an operator can act on."""
 

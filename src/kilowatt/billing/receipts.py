@@ -190,6 +190,7 @@ CSV_COLUMNS = (
     "time",
     "idle",
     "fee",
+    "reservation",
     "subtotal",
     "tax",
     "total",
@@ -223,9 +224,9 @@ def csv_rows(
             session.energy_wh,
             session.currency,
             *(
-                (b.energy, b.time, b.parking, b.flat, b.subtotal, b.tax, b.total)
+                (b.energy, b.time, b.parking, b.flat, b.reservation, b.subtotal, b.tax, b.total)
                 if b is not None
-                else (None,) * 7
+                else (None,) * 8
             ),
             payment.state.removesuffix(":claimed") if payment else None,
             amount(payment.captured_amount, payment.currency) if payment else None,

@@ -23,6 +23,8 @@ TARIFF_FIELD_DESCRIPTION = (
 
 
 class TariffCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=200)
     tenant: TenantRefIn | None = Field(default=None, description=TENANT_FIELD_DESCRIPTION)
     tariff: dict[str, Any] = Field(description=TARIFF_FIELD_DESCRIPTION)
@@ -30,6 +32,8 @@ class TariffCreate(BaseModel):
 
 class TariffReplace(BaseModel):
     """A new version of the tariff: sessions already running keep the version they started with."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     tariff: dict[str, Any] = Field(description=TARIFF_FIELD_DESCRIPTION)
@@ -55,6 +59,8 @@ class AssignmentCreate(BaseModel):
     One tariff per place and group: a place taken already is a 409, unless ``replace`` moves
     its assignment to this tariff.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     site_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     station_id: (

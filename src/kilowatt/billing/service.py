@@ -25,12 +25,14 @@ from kilowatt.billing.pricing import (
     CostBreakdown,
     ImplausibleData,
     Reading,
+    ReservedTime,
     breakdown_to_json,
     charging_end,
     implausibilities,
     price,
 )
 from kilowatt.billing.tariffs import TariffSpec, parse_tariff
+from kilowatt.reservations import repository as reservations
 from kilowatt.sessions.models import ChargingSession
 from kilowatt.stations.models import Connector, Station
 from kilowatt.tokens.models import Token
@@ -164,6 +166,15 @@ def charge_record(
     )
 
 
+async def reserved_time(db: AsyncSession, tx: Transaction) -> ReservedTime | None:
+    """The reserved time the transaction used (OCPI RESERVATION): from the charger's acceptance
+    of its reservation until the charger's start, at most until the expiry; None: none."""
+    reservation = await reservations.used_by(db, tx.id)
+    if reservation is None or reservation.answered_at is None:
+        return None
+    return ReservedTime(reservation.answered_at, min(tx.start_timestamp, reservation.expires_at))
+
+
 async def max_power_w(db: AsyncSession, station_id: int, connector_id: int, default: int) -> int:
     """What the connector can deliver at most: its configured limit, else the node's default."""
     limit = await db.scalar(
@@ -183,8 +194,9 @@ async def estimate(
         return None
     points = [r for r in await readings(db, tx) if r.at <= now]
     end = max(now, points[-1].at) if points else now
+    record = charge_record(session.started_at, end, points, final=False)
     try:
-        return price(spec, charge_record(session.started_at, end, points, final=False))
+        return price(spec, record, await reserved_time(db, tx))
     except ImplausibleData:
         return None
 
@@ -216,7 +228,7 @@ async def bill(
         _to_review(session, reasons)
         return
     try:
-        breakdown = price(spec, record)
+        breakdown = price(spec, record, await reserved_time(db, tx))
     except ImplausibleData as exc:
         _to_review(session, exc.reasons)
         return

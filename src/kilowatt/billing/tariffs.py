@@ -40,6 +40,23 @@ class DayOfWeek(StrEnum):
     SUNDAY = "SUNDAY"
 
 
+class ReservationRestriction(StrEnum):
+    """OCPI 2.2.1 ReservationRestrictionType: the element prices a reservation, not charging.
+
+    RESERVATION prices the reserved time (from the charger's acceptance until the session
+    started, or until the expiry); RESERVATION_EXPIRES prices a reservation that expired unused,
+    and for such a one comes before RESERVATION (OCPI: its TIME price replaces RESERVATION's).
+    """
+
+    RESERVATION = "RESERVATION"
+    RESERVATION_EXPIRES = "RESERVATION_EXPIRES"
+
+
+# OCPI 2.2.1: "A reservation can only have FLAT and TIME TariffDimensions".
+RESERVATION_COMPONENTS = frozenset({ComponentType.FLAT, ComponentType.TIME})
+# A reservation delivers no energy, so energy and power restrictions would never be decided.
+_NOT_FOR_RESERVATIONS = ("min_kwh", "max_kwh", "min_power", "max_power")
+
 WEEKDAYS: tuple[DayOfWeek, ...] = tuple(DayOfWeek)
 _DAY_NAMES = [day.value for day in WEEKDAYS]
 
@@ -63,7 +80,8 @@ class Restrictions:
 
     Times and dates are wall-clock in the tariff's timezone; `end_time` before `start_time`
     wraps past midnight. kWh and durations count from the session start; power is the average
-    power (kW) of the period being priced.
+    power (kW) of the period being priced. With `reservation` set the element prices only a
+    reservation (its durations count from the reservation's start), never charging.
     """
 
     start_time: time | None = None
@@ -77,12 +95,18 @@ class Restrictions:
     min_duration: int | None = None
     max_duration: int | None = None
     day_of_week: frozenset[DayOfWeek] | None = None
+    reservation: ReservationRestriction | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class TariffElement:
     price_components: tuple[PriceComponent, ...]
     restrictions: Restrictions | None = None
+
+    @property
+    def reservation(self) -> ReservationRestriction | None:
+        """Which reservations this element prices; None: it prices charging sessions."""
+        return None if self.restrictions is None else self.restrictions.reservation
 
     def component(self, type: ComponentType) -> PriceComponent | None:
         """This element's price for the dimension `type`, if it has one."""
@@ -140,7 +164,9 @@ def _restrictions_to_json(r: Restrictions) -> dict[str, Any]:
         value = getattr(r, name)
         if value is None:
             continue
-        if isinstance(value, time):
+        if isinstance(value, StrEnum):
+            out[name] = value.value
+        elif isinstance(value, time):
             out[name] = value.strftime("%H:%M")
         elif isinstance(value, date):
             out[name] = value.isoformat()
@@ -162,7 +188,7 @@ def _decimal_text(value: Decimal) -> str:
 
 _RESTRICTION_FIELDS = (
     "start_time", "end_time", "start_date", "end_date", "min_kwh", "max_kwh",
-    "min_power", "max_power", "min_duration", "max_duration", "day_of_week",
+    "min_power", "max_power", "min_duration", "max_duration", "day_of_week", "reservation",
 )  # fmt: skip
 _DECIMAL = re.compile(r"-?\d+(\.\d+)?")
 _HH_MM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
@@ -205,7 +231,7 @@ def parse_tariff(data: Mapping[str, Any]) -> TariffSpec:
 def _parse_element(data: Any, path: str, errors: list[str]) -> TariffElement:
     obj = _Object(data, path, errors, required={"price_components"}, optional={"restrictions"})
     items = obj.array("price_components", non_empty=True) or []
-    components = []
+    components: list[tuple[int, PriceComponent]] = []
     first_of_type: dict[ComponentType, int] = {}
     for i, item in enumerate(items):
         component = _parse_component(item, obj.path(f"price_components[{i}]"), errors)
@@ -218,12 +244,19 @@ def _parse_element(data: Any, path: str, errors: list[str]) -> TariffElement:
                 f"priced by price_components[{first_of_type[component.type]}]"
             )
         first_of_type.setdefault(component.type, i)
-        components.append(component)
+        components.append((i, component))
     raw = obj.get("restrictions")
     restrictions = (
         None if raw is None else _parse_restrictions(raw, obj.path("restrictions"), errors)
     )
-    return TariffElement(tuple(components), restrictions)
+    if restrictions is not None and restrictions.reservation is not None:
+        for i, component in components:
+            if component.type not in RESERVATION_COMPONENTS:
+                errors.append(
+                    f"{obj.path(f'price_components[{i}]')}.type: an element with restrictions."
+                    f"reservation prices only FLAT and TIME (OCPI 2.2.1), not {component.type.value}"
+                )
+    return TariffElement(tuple(c for _, c in components), restrictions)
 
 
 def _parse_component(data: Any, path: str, errors: list[str]) -> PriceComponent | None:
@@ -251,7 +284,12 @@ def _parse_restrictions(data: Any, path: str, errors: list[str]) -> Restrictions
         min_duration=obj.integer("min_duration", minimum=0),
         max_duration=obj.integer("max_duration", minimum=0),
         day_of_week=obj.days("day_of_week"),
+        reservation=obj.enum("reservation", ReservationRestriction),
     )
+    if r.reservation is not None:
+        for name in _NOT_FOR_RESERVATIONS:
+            if getattr(r, name) is not None:
+                obj.error(name, "not allowed with reservation: a reservation delivers no energy")
     if r.start_time is not None and r.start_time == r.end_time:
         obj.error("end_time", "must differ from start_time")
     for low, high in (

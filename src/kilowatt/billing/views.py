@@ -12,8 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kilowatt.billing import service as billing
 from kilowatt.billing.models import Payment, Tariff
 from kilowatt.billing.money import exponent
-from kilowatt.billing.pricing import CostBreakdown, applicable_prices, breakdown_from_json
-from kilowatt.billing.tariffs import ComponentType, TariffSpec, parse_tariff
+from kilowatt.billing.pricing import (
+    CostBreakdown,
+    CostLine,
+    applicable_prices,
+    breakdown_from_json,
+)
+from kilowatt.billing.tariffs import ComponentType, ReservationRestriction, TariffSpec, parse_tariff
 from kilowatt.sessions.models import ChargingSession
 from kilowatt.transactions.models import Transaction
 
@@ -22,6 +27,12 @@ _LINE_NAMES = {
     ComponentType.TIME: "Charging time",
     ComponentType.PARKING_TIME: "Idle time",
     ComponentType.FLAT: "Session fee",
+}
+_RESERVATION_LINE_NAMES = {
+    (ReservationRestriction.RESERVATION, ComponentType.FLAT): "Reservation fee",
+    (ReservationRestriction.RESERVATION, ComponentType.TIME): "Reserved time",
+    (ReservationRestriction.RESERVATION_EXPIRES, ComponentType.FLAT): "Unused reservation fee",
+    (ReservationRestriction.RESERVATION_EXPIRES, ComponentType.TIME): "Reserved time (unused)",
 }
 
 
@@ -50,18 +61,29 @@ def breakdown_view(b: CostBreakdown) -> dict[str, Any]:
         "energyWh": b.energy_wh,
         "chargingSeconds": b.charging_seconds,
         "idleSeconds": b.parking_seconds,
-        "lines": [
-            {
-                "type": line.type.value,
-                "description": _LINE_NAMES[line.type],
-                "tariffElement": line.element,
-                "quantity": money(line.quantity),
-                "unit": line.unit,
-                "unitPrice": money(line.unit_price),
-                "amount": money(line.amount),
-            }
-            for line in b.lines
-        ],
+        "reservation": money(b.reservation),
+        "reservationSeconds": b.reservation_seconds,
+        "lines": [line_view(line) for line in b.lines],
+    }
+
+
+def line_view(line: CostLine) -> dict[str, Any]:
+    """One itemised line; `reservation` names the kind of reservation element that priced it
+    (None: a charging line)."""
+    description = (
+        _LINE_NAMES[line.type]
+        if line.reservation is None
+        else _RESERVATION_LINE_NAMES[(line.reservation, line.type)]
+    )
+    return {
+        "type": line.type.value,
+        "description": description,
+        "reservation": None if line.reservation is None else line.reservation.value,
+        "tariffElement": line.element,
+        "quantity": money(line.quantity),
+        "unit": line.unit,
+        "unitPrice": money(line.unit_price),
+        "amount": money(line.amount),
     }
 
 

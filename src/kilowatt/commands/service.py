@@ -16,6 +16,7 @@ from kilowatt.gateway.registry import ConnectionRegistry
 from kilowatt.metrics import Metrics
 from kilowatt.ocpp.rpc import ErrorCode, OcppError
 from kilowatt.ocpp.validation import SchemaValidator
+from kilowatt.security import service as security
 from kilowatt.smart_charging import tracking as charging_profiles
 from kilowatt.stations import repository as stations
 from kilowatt.stations import service as station_service
@@ -290,6 +291,8 @@ async def _apply_result(
         await station_service.configuration_changed(
             db, station_id, request["key"], request["value"], now
         )
+    elif action in security.INVENTORY_ACTIONS:
+        await security.command_answered(db, station_id, action, request, response, now)
     elif action == "DataTransfer":
         db.add(
             DataTransferRecord(

@@ -9,7 +9,8 @@ uploaded ``commands:send`` (diagnostics may hold personal data such as card ids)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,9 +33,15 @@ from kilowatt.api.auth import (
 from kilowatt.api.pagination import Page, PageParams
 from kilowatt.api.problems import Problem
 from kilowatt.auth.principal import Principal
-from kilowatt.firmware import repository, service, signing, storage
+from kilowatt.events import Event
+from kilowatt.firmware import pacing, repository, service, signed, signing, storage
 from kilowatt.firmware.manager import FirmwareManager
-from kilowatt.firmware.models import DiagnosticsRequest, FirmwareCampaign, FirmwareFile
+from kilowatt.firmware.models import (
+    DiagnosticsRequest,
+    FirmwareCampaign,
+    FirmwareFile,
+    LogRequest,
+)
 from kilowatt.firmware.schemas import (
     CampaignCreate,
     CampaignOut,
@@ -59,6 +66,11 @@ def _now() -> datetime:
 def _manager(request: Request) -> FirmwareManager:
     manager: FirmwareManager = request.app.state.firmware
     return manager
+
+
+def _clock(request: Request) -> datetime:
+    """Now, as campaign pacing sees it."""
+    return _manager(request).clock()
 
 
 def _too_large(limit: int) -> Problem:
@@ -145,7 +157,7 @@ async def _visible_file(db: AsyncSession, principal: Principal, file_id: int) ->
 
 # ---- campaigns (before /firmware/{file_id}, which would take "campaigns" for an id) ---------
 async def _campaign_out(
-    db: AsyncSession, campaign: FirmwareCampaign, *, with_stations: bool
+    db: AsyncSession, campaign: FirmwareCampaign, now: datetime, *, with_stations: bool
 ) -> CampaignOut:
     file = await db.get(FirmwareFile, campaign.file_id)
     assert file is not None
@@ -162,9 +174,15 @@ async def _campaign_out(
                 firmware_before=u.firmware_before,
                 firmware_after=u.firmware_after,
                 updated_at=u.updated_at,
+                request_id=None if campaign.signing_certificate is None else u.id,
             )
             for u, cp in await repository.campaign_updates(db, campaign.id)
         ]
+    queued, waiting_for_window = pacing.waiting_counts(campaign, counts[campaign.id], now)
+    window = pacing.window_of(campaign)
+    opens_at = None
+    if campaign.state == "open" and window is not None and not window.is_open(now):
+        opens_at = window.next_opening(now)
     return CampaignOut(
         id=campaign.id,
         tenant_id=campaign.tenant_id,
@@ -174,12 +192,21 @@ async def _campaign_out(
         retrieve_date=campaign.retrieve_date,
         retries=campaign.retries,
         retry_interval=campaign.retry_interval,
+        batch_size=campaign.batch_size,
+        window_start=campaign.window_start,
+        window_end=campaign.window_end,
+        window_timezone=campaign.window_timezone,
         state=campaign.state,
         created_by=campaign.created_by,
         created_at=campaign.created_at,
         closed_at=campaign.closed_at,
         progress=counts[campaign.id],
+        queued=queued,
+        waiting_for_window=waiting_for_window,
+        window_opens_at=opens_at,
         stations=updates,
+        signed=campaign.signing_certificate is not None,
+        install_date=campaign.install_date,
     )
 
 
@@ -205,6 +232,12 @@ async def create_campaign(
                 raise Problem(404, "Station not found", f"no station {missing[0]!r}")
         if not targets:
             raise Problem(422, "No stations", "the campaign would reach no station")
+        try:
+            signing = signed.signing_of(
+                file, body.signing_certificate, body.signature, signed=body.signed, now=now
+            )
+        except signed.SignatureRefused as exc:
+            raise Problem(422, "Invalid firmware signature", str(exc)) from None
         campaign = await service.create_campaign(
             db,
             file,
@@ -212,11 +245,15 @@ async def create_campaign(
             retrieve_date=body.retrieve_date or now,
             retries=body.retries,
             retry_interval=body.retry_interval,
+            batch_size=body.batch_size,
+            window=(body.window_start, body.window_end, body.window_timezone),
             created_by=requested_by(principal),
             now=now,
+            signing=signing,
+            install_date=body.install_date,
         )
         await db.commit()
-        out = await _campaign_out(db, campaign, with_stations=True)
+        out = await _campaign_out(db, campaign, _clock(request), with_stations=True)
     _manager(request).start(campaign.id)
     return out
 
@@ -229,7 +266,8 @@ async def list_campaigns(
         rows, total = await repository.campaigns_page(
             db, principal.tenant_id, limit=page.limit, offset=page.offset
         )
-        items = [await _campaign_out(db, c, with_stations=False) for c in rows]
+        now = _clock(request)
+        items = [await _campaign_out(db, c, now, with_stations=False) for c in rows]
         return Page[CampaignOut].of(items, total, page)
 
 
@@ -249,7 +287,7 @@ async def get_campaign(
     """The campaign with every station's progress."""
     async with request.app.state.kilowatt.sessions() as db:
         campaign = await _visible_campaign(db, principal, campaign_id)
-        return await _campaign_out(db, campaign, with_stations=True)
+        return await _campaign_out(db, campaign, _clock(request), with_stations=True)
 
 
 @router.post("/api/v1/firmware/campaigns/{campaign_id}/close", responses={**GUARDED, **NOT_FOUND})
@@ -261,7 +299,7 @@ async def close_campaign(
         campaign = await _visible_campaign(db, principal, campaign_id)
         await service.close_campaign(db, campaign, _now())
         await db.commit()
-        return await _campaign_out(db, campaign, with_stations=True)
+        return await _campaign_out(db, campaign, _clock(request), with_stations=True)
 
 
 @router.get("/api/v1/firmware/{file_id}", responses={**GUARDED, **NOT_FOUND})
@@ -322,27 +360,49 @@ async def download_firmware(
     )
 
 
-async def _receive_diagnostics(request: Request, token: str, filename: str | None) -> JSONResponse:
+@dataclass(frozen=True)
+class UploadKind:
+    """What a station uploads to a signed one-time link: diagnostics, or a log (GetLog)."""
+
+    model: type[DiagnosticsRequest] | type[LogRequest]
+    area: str  # the storage area
+    record: Callable[..., Awaitable[bool]]  # record_upload(db, id, now, **values)
+    default_name: Callable[[Any, str], str]  # (row, charge point id) -> a file name
+    event: Callable[[Any, str, str | None], Event]  # (row, charge point id, status) -> event
+
+
+DIAGNOSTICS_UPLOAD = UploadKind(
+    DiagnosticsRequest,
+    storage.DIAGNOSTICS,
+    repository.record_upload,
+    lambda row, cp: f"diagnostics-{cp}-{row.id}.log",
+    service.diagnostics_event,
+)
+
+
+async def receive_upload(
+    request: Request, request_id: int | None, filename: str | None, kind: UploadKind
+) -> JSONResponse:
+    """Keep the raw body of a station's upload for the request its link was signed for (once)."""
     node = request.app.state.kilowatt
     now = _now()
-    request_id = signing.diagnostics_request_of(_manager(request).key, token, now)
     if request_id is None:
         raise _FORBIDDEN
     async with node.sessions() as db:
-        row = await db.get(DiagnosticsRequest, request_id)
+        row: Any = await db.get(kind.model, request_id)
         if row is None:
             raise _FORBIDDEN
         if row.received_at is not None:
             raise Problem(409, "Already uploaded", "this link has been used")
-    stored = await _store(request, storage.DIAGNOSTICS, node.settings.diagnostics_max_bytes)
+    stored = await _store(request, kind.area, node.settings.diagnostics_max_bytes)
     async with node.sessions() as db:
-        row = await db.get(DiagnosticsRequest, request_id)
+        row = await db.get(kind.model, request_id)
         assert row is not None
         station = await stations.by_id(db, row.station_id)
         assert station is not None
-        default = f"diagnostics-{station.charge_point_id}-{row.id}.log"
+        default = kind.default_name(row, station.charge_point_id)
         name = storage.safe_name(filename or row.file_name or default, default)
-        recorded = await repository.record_upload(
+        recorded = await kind.record(
             db,
             row.id,
             now,
@@ -352,13 +412,18 @@ async def _receive_diagnostics(request: Request, token: str, filename: str | Non
             stored_as=stored.stored_as,
         )
         if not recorded:  # a concurrent upload won
-            storage.remove(node.settings.data_dir, storage.DIAGNOSTICS, stored.stored_as)
+            storage.remove(node.settings.data_dir, kind.area, stored.stored_as)
             raise Problem(409, "Already uploaded", "this link has been used")
         await db.commit()
         await db.refresh(row)
-        event = service.diagnostics_event(row, station.charge_point_id, None)
+        event = kind.event(row, station.charge_point_id, None)
     node.bus.publish(event)
     return JSONResponse({"received": stored.size, "sha256": stored.sha256}, status_code=201)
+
+
+async def _receive_diagnostics(request: Request, token: str, filename: str | None) -> JSONResponse:
+    request_id = signing.diagnostics_request_of(_manager(request).key, token, _now())
+    return await receive_upload(request, request_id, filename, DIAGNOSTICS_UPLOAD)
 
 
 @router.api_route("/diagnostics/{token}", methods=["PUT", "POST"], include_in_schema=False)

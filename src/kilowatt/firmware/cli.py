@@ -1,4 +1,4 @@
-"""``kilowatt firmware upload | campaign | status | diagnostics``: the firmware API from the
+"""``kilowatt firmware upload | sign | campaign | status | diagnostics | log``: the firmware API from the
 command line, over HTTP with the node's admin key (like ``kilowatt cmd``)."""
 
 from __future__ import annotations
@@ -39,6 +39,19 @@ def add_parser(
     cp.add_argument("--retrieve-date", help="ISO-8601 with time zone (default: now)")
     cp.add_argument("--retries", type=int)
     cp.add_argument("--retry-interval", type=int)
+    cp.add_argument("--batch-size", type=int, help="at most this many stations updating at once")
+    cp.add_argument("--window-start", metavar="HH:MM", help="daily maintenance window: from")
+    cp.add_argument("--window-end", metavar="HH:MM", help="daily maintenance window: until")
+    cp.add_argument("--window-timezone", metavar="ZONE", help="e.g. Europe/Berlin (default: UTC)")
+    cp.add_argument("--signed", action="store_true", help="SignedUpdateFirmware, the file's keys")
+    cp.add_argument("--signing-certificate", type=Path, metavar="PEM_FILE")
+    cp.add_argument("--signature", metavar="BASE64", help="signature over the whole file")
+    cp.add_argument("--install-date", help="signed: when to install (ISO-8601 with time zone)")
+
+    sg = fsub.add_parser("sign", help="attach a signing certificate and signature to a file")
+    sg.add_argument("file_id", type=int)
+    sg.add_argument("--signing-certificate", type=Path, metavar="PEM_FILE", required=True)
+    sg.add_argument("--signature", metavar="BASE64", required=True)
 
     st = fsub.add_parser("status", help="a campaign's progress (or the list of campaigns)")
     st.add_argument("campaign_id", type=int, nargs="?")
@@ -48,7 +61,13 @@ def add_parser(
     dg.add_argument("--start-time")
     dg.add_argument("--stop-time")
 
-    for parser in (up, cp, st, dg):
+    lg = fsub.add_parser("log", help="ask a station for its diagnostics or security log")
+    lg.add_argument("charge_point_id")
+    lg.add_argument("--type", dest="log_type", choices=["DiagnosticsLog", "SecurityLog"])
+    lg.add_argument("--oldest", help="oldest timestamp (ISO-8601 with time zone)")
+    lg.add_argument("--latest", help="latest timestamp (ISO-8601 with time zone)")
+
+    for parser in (up, cp, st, dg, sg, lg):
         parser.add_argument("--url", help="server base URL (default: from settings)")
         server_opts(parser)
     sp.set_defaults(func=lambda args: run(args, settings(args)))
@@ -94,10 +113,38 @@ def _call(client: httpx.Client, args: argparse.Namespace) -> httpx.Response:
             ("retrieve_date", args.retrieve_date),
             ("retries", args.retries),
             ("retry_interval", args.retry_interval),
+            ("batch_size", args.batch_size),
+            ("window_start", args.window_start),
+            ("window_end", args.window_end),
+            ("window_timezone", args.window_timezone),
+            ("signature", args.signature),
+            ("install_date", args.install_date),
         ):
             if value is not None:
                 body[key] = value
+        if args.signed:
+            body["signed"] = True
+        if args.signing_certificate is not None:
+            body["signing_certificate"] = args.signing_certificate.read_text()
         return client.post("/api/v1/firmware/campaigns", json=body)
+    if args.firmware_cmd == "sign":
+        return client.put(
+            f"/api/v1/firmware/{args.file_id}/signature",
+            json={
+                "signing_certificate": args.signing_certificate.read_text(),
+                "signature": args.signature,
+            },
+        )
+    if args.firmware_cmd == "log":
+        body = {}
+        for key, value in (
+            ("log_type", args.log_type),
+            ("oldest_timestamp", args.oldest),
+            ("latest_timestamp", args.latest),
+        ):
+            if value is not None:
+                body[key] = value
+        return client.post(f"/api/v1/stations/{args.charge_point_id}/logs", json=body)
     if args.firmware_cmd == "status":
         if args.campaign_id is None:
             return client.get("/api/v1/firmware/campaigns")

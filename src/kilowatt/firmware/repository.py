@@ -21,8 +21,28 @@ T = TypeVar("T")
 
 # Where an update stands: not delivered yet / being worked on by the station / done.
 UNDELIVERED = ("scheduled", "offline")
-IN_PROGRESS = ("sending", "sent", "Downloading", "Downloaded", "Installing")
-FINAL = ("Installed", "DownloadFailed", "InstallationFailed", "error", "cancelled")
+IN_PROGRESS = (
+    "sending",
+    "sent",
+    "Downloading",
+    "Downloaded",
+    "Installing",
+    # a signed update's steps (SignedFirmwareStatusNotification)
+    "DownloadScheduled",
+    "DownloadPaused",
+    "SignatureVerified",
+    "InstallScheduled",
+    "InstallRebooting",
+)
+FINAL = (
+    "Installed",
+    "DownloadFailed",
+    "InstallationFailed",
+    "error",
+    "cancelled",
+    "InstallVerificationFailed",
+    "InvalidSignature",
+)
 # A diagnostics request the station is still working on.
 DIAGNOSTICS_OPEN = ("sending", "sent", "Uploading")
 
@@ -136,9 +156,16 @@ async def latest_update(db: AsyncSession, station_id: int) -> FirmwareUpdate | N
     )
 
 
-async def undelivered(db: AsyncSession, *, station_id: int | None = None) -> Sequence[int]:
-    """Updates of open campaigns still to deliver (of one station, or all ``scheduled``)."""
-    query = select(FirmwareUpdate.id).join(
+def _paced() -> Any:
+    return FirmwareCampaign.batch_size.is_not(None) | FirmwareCampaign.window_start.is_not(None)
+
+
+async def undelivered(
+    db: AsyncSession, *, station_id: int | None = None
+) -> Sequence[tuple[int, int, bool]]:
+    """Updates of open campaigns still to deliver (of one station, or all ``scheduled``):
+    (update id, campaign id, whether the campaign is paced)."""
+    query = select(FirmwareUpdate.id, FirmwareUpdate.campaign_id, _paced()).join(
         FirmwareCampaign, FirmwareCampaign.id == FirmwareUpdate.campaign_id
     )
     query = query.where(FirmwareCampaign.state == "open")
@@ -148,7 +175,42 @@ async def undelivered(db: AsyncSession, *, station_id: int | None = None) -> Seq
         query = query.where(
             FirmwareUpdate.station_id == station_id, FirmwareUpdate.state.in_(UNDELIVERED)
         )
-    return (await db.scalars(query.order_by(FirmwareUpdate.id))).all()
+    rows = await db.execute(query.order_by(FirmwareUpdate.id))
+    return [(update_id, campaign_id, bool(paced)) for update_id, campaign_id, paced in rows]
+
+
+async def open_paced_campaigns(db: AsyncSession) -> Sequence[int]:
+    query = select(FirmwareCampaign.id).where(FirmwareCampaign.state == "open", _paced())
+    return (await db.scalars(query.order_by(FirmwareCampaign.id))).all()
+
+
+async def lock_campaign(db: AsyncSession, campaign_id: int) -> FirmwareCampaign | None:
+    """The campaign, its row locked until the commit (PostgreSQL; SQLite has one writer), so
+    that two nodes pacing it never start more stations than its batch between them; its
+    attributes are read again from the database, as committed when the lock was taken."""
+    query = select(FirmwareCampaign).where(FirmwareCampaign.id == campaign_id)
+    return await db.scalar(query.with_for_update().execution_options(populate_existing=True))
+
+
+async def updating_count(db: AsyncSession, campaign_id: int) -> int:
+    count = await db.scalar(
+        select(func.count()).where(
+            FirmwareUpdate.campaign_id == campaign_id, FirmwareUpdate.state.in_(IN_PROGRESS)
+        )
+    )
+    return count or 0
+
+
+async def waiting(db: AsyncSession, campaign_id: int) -> Sequence[tuple[int, str, str]]:
+    """The campaign's updates not started yet: (update id, state, charge point id), in charge
+    point id order."""
+    rows = await db.execute(
+        select(FirmwareUpdate.id, FirmwareUpdate.state, Station.charge_point_id)
+        .join(Station, Station.id == FirmwareUpdate.station_id)
+        .where(FirmwareUpdate.campaign_id == campaign_id, FirmwareUpdate.state.in_(UNDELIVERED))
+        .order_by(Station.charge_point_id)
+    )
+    return [(update_id, state, cp) for update_id, state, cp in rows.all()]
 
 
 async def claim(db: AsyncSession, update_id: int, now: datetime) -> bool:

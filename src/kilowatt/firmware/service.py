@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -92,16 +92,31 @@ async def create_campaign(
     retry_interval: int | None,
     created_by: str | None,
     now: datetime,
+    batch_size: int | None = None,
+    window: tuple[time | None, time | None, str | None] = (None, None, None),
+    signing: tuple[str, str] | None = None,
+    install_date: datetime | None = None,
 ) -> FirmwareCampaign:
+    """A campaign and its stations' updates (``scheduled``); ``window``: the daily
+    maintenance window (start, end, time zone; UTC when only the times are given);
+    ``signing``: the (certificate, signature) of a signed campaign, already checked."""
+    start, end, timezone = window
     campaign = FirmwareCampaign(
         tenant_id=file.tenant_id,
         file_id=file.id,
         retrieve_date=retrieve_date.astimezone(UTC),
         retries=retries,
         retry_interval=retry_interval,
+        batch_size=batch_size,
+        window_start=start,
+        window_end=end,
+        window_timezone=None if start is None else (timezone or "UTC"),
         state="open",
         created_by=created_by,
         created_at=now,
+        signing_certificate=None if signing is None else signing[0],
+        signature=None if signing is None else signing[1],
+        install_date=None if install_date is None else install_date.astimezone(UTC),
     )
     db.add(campaign)
     await db.flush()
@@ -155,6 +170,10 @@ async def complete_if_done(db: AsyncSession, campaign_id: int, now: datetime) ->
 async def close_campaign(db: AsyncSession, campaign: FirmwareCampaign, now: datetime) -> None:
     """Stop a campaign: stations not reached yet are cancelled; those already updating go on
     (an UpdateFirmware cannot be taken back) and are still tracked."""
+    # The campaign's row is locked first: an update the worker is recording as ``offline`` at
+    # this moment is either seen here (and cancelled) or sees the campaign closed (PostgreSQL;
+    # SQLite serialises writers anyway).
+    await repository.lock_campaign(db, campaign.id)
     if campaign.state != "open":
         return
     for update_, _ in await repository.campaign_updates(db, campaign.id):
@@ -206,7 +225,7 @@ async def booted(
 ) -> FirmwareUpdate | None:
     """A BootNotification while (or right after) installing: the version it runs now."""
     update_ = await repository.latest_update(db, station_id)
-    if update_ is None or update_.state not in ("Installing", "Installed"):
+    if update_ is None or update_.state not in ("Installing", "InstallRebooting", "Installed"):
         return None
     if update_.firmware_after == firmware_version:
         return None

@@ -39,6 +39,12 @@ class CallOutcome:
     message_id: str | None = None
 
 
+def _status(response: msgspec.Struct | dict[str, Any]) -> str:
+    if isinstance(response, dict):
+        return str(response.get("status"))
+    return str(getattr(response, "status", None))
+
+
 class StationGone(Exception):
     """The connection closed before the call could be sent."""
 
@@ -62,6 +68,10 @@ class StationConnection:
     close_transport: Callable[[int, str], Awaitable[None]]
     log_frame: FrameLogger
     subprotocol: str | None = "ocpp1.6"
+    # Whether the station's registration is Accepted; until then every CALL but BootNotification
+    # gets SecurityError (OCPP-J 1.6 errata 3.10, "5.6 Charge Point CALL message before
+    # accepted"). Set from the station's record at the upgrade, then by each BootNotification.
+    accepted: bool = True
     connected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     metrics: Metrics = field(default_factory=Metrics)  # the node's (the gateway passes it)
     _futures: dict[str, asyncio.Future[CallOutcome]] = field(default_factory=dict)
@@ -117,6 +127,14 @@ class StationConnection:
         self._log_in(text, events, received_at)
         for event in events:
             if isinstance(event, CallReceived):
+                if not self.accepted and event.action != "BootNotification":
+                    self.session.send_error(
+                        event.message_id,
+                        ErrorCode.SECURITY_ERROR,
+                        f"{event.action} before the charge point is accepted",
+                    )
+                    self.metrics.call_refused(event.action, ErrorCode.SECURITY_ERROR)
+                    continue
                 await self._answer(event, handler)
             else:
                 self._process([event])
@@ -143,6 +161,8 @@ class StationConnection:
                 self.metrics.call_refused(event.action, ErrorCode.INTERNAL_ERROR)
             else:
                 self.metrics.call_answered(event.action)
+                if event.action == "BootNotification":
+                    self.accepted = _status(response) == "Accepted"
 
     def _process(self, events: list[Event]) -> None:
         for event in events:

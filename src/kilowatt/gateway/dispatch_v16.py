@@ -7,15 +7,16 @@ from typing import Any
 
 from kilowatt.firmware import ocpp_handlers as firmware
 from kilowatt.gateway.context import OcppContext
+from kilowatt.security import ocpp_handlers as security
 from kilowatt.stations import ocpp_handlers as stations
 from kilowatt.tokens import ocpp_handlers as tokens
 from kilowatt.transactions import ocpp_handlers as transactions
 
 Handler = Callable[[OcppContext, Any], Awaitable[Any]]
 
-# Core profile plus the Firmware Management messages a station sends. Actions of the security
-# whitepaper (SecurityEventNotification, SignCertificate, …) are not handled yet: the session
-# answers them NotSupported (see tests/gateway/test_dispatch.py).
+# Core profile plus the Firmware Management messages a station sends, and the security
+# whitepaper's (SecurityEventNotification and SignCertificate: kilowatt.security). An action
+# missing here is answered NotSupported by the session (see tests/gateway/test_dispatch.py).
 HANDLERS: dict[str, Handler] = {
     "Authorize": tokens.authorize,
     "BootNotification": stations.boot_notification,
@@ -23,7 +24,11 @@ HANDLERS: dict[str, Handler] = {
     "DiagnosticsStatusNotification": firmware.diagnostics_status_notification,
     "FirmwareStatusNotification": firmware.firmware_status_notification,
     "Heartbeat": stations.heartbeat,
+    "LogStatusNotification": firmware.log_status_notification,
     "MeterValues": transactions.meter_values,
+    "SecurityEventNotification": security.security_event_notification,
+    "SignCertificate": security.sign_certificate,
+    "SignedFirmwareStatusNotification": firmware.signed_firmware_status_notification,
     "StartTransaction": transactions.start_transaction,
     "StatusNotification": stations.status_notification,
     "StopTransaction": transactions.stop_transaction,

@@ -45,6 +45,7 @@ FAMILY_PERMISSIONS = {
     "firmware": "stations:read",
     "diagnostics": "stations:read",
     "reservation": "stations:read",
+    "load": "stations:read",
 }
 # What a driver sees of a connector they watch (public, like its status page).
 WATCHABLE = ("connector.status", "station.connected", "station.disconnected")

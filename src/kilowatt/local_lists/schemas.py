@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from kilowatt.billing.schemas import TokenGroup
 
@@ -44,6 +44,8 @@ class LocalListEntryOut(BaseModel):
 
 
 class LocalListSync(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     update_type: Literal["Full", "Differential"] | None = Field(
         default=None,
         description="force Full or Differential; default: Differential when the station's "
@@ -61,6 +63,8 @@ class LocalListSyncOut(BaseModel):
 
 
 class LocalListUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     token_group: TokenGroup | None = Field(
         description="only the tokens of this group go on the station's list; null: all"
     )

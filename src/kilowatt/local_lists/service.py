@@ -20,6 +20,9 @@ PROFILE = "LocalAuthListManagement"
 LIST_MAX = "LocalAuthListMaxLength"
 SEND_MAX = "SendLocalListMaxLength"
 PROFILES = "SupportedFeatureProfiles"
+ENABLED = "LocalAuthListEnabled"
+# What auto-enrolment asks a station it knows nothing about (GetConfiguration.req ``key``).
+ENROL_KEYS = (PROFILES, ENABLED, LIST_MAX, SEND_MAX)
 
 UNKNOWN, IN_SYNC, STALE, FAILED, UNSUPPORTED = (
     "unknown",
@@ -37,6 +40,8 @@ class Limits:
     list_max: int | None = None
     send_max: int | None = None
     advertises_profile: bool = False
+    # The station's SupportedFeatureProfiles is stored (it was read or set at least once).
+    profiles_known: bool = False
 
 
 def _int(value: str | None) -> int | None:
@@ -52,11 +57,12 @@ async def limits(db: AsyncSession, station_ids: Sequence[int]) -> dict[int, Limi
     values = await repository.configuration_values(db, station_ids, (LIST_MAX, SEND_MAX, PROFILES))
     found = {}
     for sid in station_ids:
-        profiles = values.get((sid, PROFILES.lower())) or ""
+        profiles = values.get((sid, PROFILES.lower()))
         found[sid] = Limits(
             list_max=_int(values.get((sid, LIST_MAX.lower()))),
             send_max=_int(values.get((sid, SEND_MAX.lower()))),
-            advertises_profile=PROFILE in {p.strip() for p in profiles.split(",")},
+            advertises_profile=PROFILE in {p.strip() for p in (profiles or "").split(",")},
+            profiles_known=profiles is not None,
         )
     return found
 
@@ -96,6 +102,30 @@ async def enrolled(db: AsyncSession, stations: Sequence[Station]) -> list[Statio
     return chosen
 
 
+async def to_ask(db: AsyncSession, stations: Sequence[Station]) -> list[Station]:
+    """The stations auto-enrolment asks for their profiles: accepted, never synchronised (no
+    list record) and whose SupportedFeatureProfiles Kilowatt has not stored."""
+    ids = [s.id for s in stations]
+    rows = await repository.for_stations(db, ids)
+    known = await limits(db, ids)
+    return [
+        s
+        for s in stations
+        if s.registration_status == "Accepted"
+        and s.id not in rows
+        and not known[s.id].profiles_known
+    ]
+
+
+def _supported(row: LocalAuthList | None, limit: Limits) -> bool | None:
+    """Whether the station has the profile, as far as Kilowatt knows (None: not known)."""
+    if row is not None and row.state != UNKNOWN:
+        return row.state != UNSUPPORTED
+    if limit.profiles_known:
+        return limit.advertises_profile
+    return None
+
+
 def pending_counts(current: Entries, wanted: Entries) -> dict[str, int]:
     changes = lists.diff(current, wanted)
     deletes = sum(1 for c in changes if "idTagInfo" not in c)
@@ -112,7 +142,7 @@ async def view(db: AsyncSession, station: Station, now: datetime) -> dict[str, A
     return {
         "charge_point_id": station.charge_point_id,
         "state": row.state if row is not None else UNKNOWN,
-        "supported": None if row is None or row.state == UNKNOWN else row.state != UNSUPPORTED,
+        "supported": _supported(row, limit),
         "version": row.version if row is not None else 0,
         "station_version": row.station_version if row is not None else None,
         "entries": len(current),

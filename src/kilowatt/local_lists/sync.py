@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 REQUESTED_BY = "local-list"
 UNSUPPORTED_ERRORS = frozenset({"NotSupported", "NotImplemented"})
+# OCPP 1.6 ChargePointErrorCode: the central system's authorization data conflicts with the list.
+CONFLICT = "LocalListConflict"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +95,14 @@ class Synchroniser:
         only_if_changed: bool = False,
         automatic: bool = False,
         unless_checked_since: datetime | None = None,
+        reason: str | None = None,
     ) -> SyncResult:
         """Bring the station's list up to date (``update_type`` forces Full or Differential).
 
         ``only_if_changed``: do nothing when the tokens give the list already acknowledged.
         ``automatic``: leave stations marked unsupported alone.
         ``unless_checked_since``: do nothing if it was attempted since then (this connection).
+        ``reason``: why it runs (e.g. ``LocalListConflict``), passed on in the event.
         """
         async with self._locks[charge_point_id]:
             plan = await self._plan(charge_point_id)
@@ -124,12 +128,50 @@ class Synchroniser:
                         "outcome": result.outcome,
                         "version": result.version,
                         "updateType": result.update_type,
+                        "reason": reason,
                     },
                     tenant_id=plan.tenant_id,
                     station=charge_point_id,
                 )
             )
             return result
+
+    async def ask_configuration(self, charge_point_id: str) -> Command:
+        """GetConfiguration of the keys that say whether and how the station keeps a list; the
+        command's outcome stores them with the station (as any GetConfiguration's does)."""
+        return await self._call(charge_point_id, "GetConfiguration", {"key": [*service.ENROL_KEYS]})
+
+    async def conflict(
+        self, charge_point_id: str, connector_id: int | None, *, resync: bool
+    ) -> None:
+        """The station reported LocalListConflict: its list is out of step (state ``stale``);
+        recorded in ``last_outcome``/``last_error`` and published as
+        ``station.local_list_conflict``. ``resync``: a Full list follows."""
+        where = "the station" if not connector_id else f"connector {connector_id}"
+        error = f"{where} reported LocalListConflict; " + (
+            "a Full list is sent"
+            if resync
+            else "a Full list was sent for a conflict on this connection already: "
+            "the next connection sends it again"
+        )
+        async with self._locks[charge_point_id], self.sessions() as db:
+            station = await stations.by_charge_point_id(db, charge_point_id)
+            if station is None:
+                return
+            row = await service.record(db, station.id, _now())
+            row.state = service.STALE
+            row.last_outcome, row.last_error, row.updated_at = CONFLICT, error, _now()
+            version, tenant_id = row.version, station.tenant_id
+            await db.commit()
+        self.bus.publish(
+            Event(
+                "station.local_list_conflict",
+                {"connectorId": connector_id, "version": version, "resync": resync},
+                tenant_id=tenant_id,
+                station=charge_point_id,
+                connector_id=connector_id,
+            )
+        )
 
     async def _plan(self, charge_point_id: str) -> _Plan:
         now = _now()

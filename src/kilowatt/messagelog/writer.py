@@ -29,6 +29,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilowatt.messagelog.models import OcppMessage
+from kilowatt.stations.security import redact_frame
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,8 @@ class MessageLogWriter:
                 "message_type": message_type,
                 "action": _clip(action, 40),
                 "message_id": _clip(message_id, 50),
-                "frame": _text(frame),
+                # Station keys never reach the log (docs/security-profiles.md).
+                "frame": _text(redact_frame(frame)),
                 "error_code": _clip(error_code, 40),
                 "latency_ms": latency_ms,
                 "created_at": at,

@@ -91,7 +91,34 @@ def _compile(version: str, action: str, response: bool) -> Validate:
     # The security-whitepaper schemas carry "$id": "urn:OCPP:..."; refs are all local
     # ("#/definitions/..."), so drop the id rather than have it taken as a base URI.
     schema.pop("$id", None)
+    _bound_integers(schema)
     return fastjsonschema.compile(schema, formats=_FORMATS, use_default=False)
+
+
+#: OCPP integers are 32-bit (OCPP 2.0.1 part 2 §2.1.4 "integer: 32 bit"; 1.6 leaves it unsaid
+#: and every implementation and our columns hold 32 bits). A value outside, e.g. connectorId
+#: 2**63, is a PropertyConstraintViolation rather than a database overflow (InternalError).
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# Fields that are never negative whatever the schema says (OCPP 1.6 §6: "connectorId >= 0").
+_NON_NEGATIVE = frozenset({"connectorId"})
+
+
+def _bound_integers(node: Any, name: str = "") -> None:
+    """Add 32-bit bounds to every integer property of a schema (in place)."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            low = 0 if name in _NON_NEGATIVE else INT32_MIN
+            node["minimum"] = max(node.get("minimum", low), low)
+            node["maximum"] = min(node.get("maximum", INT32_MAX), INT32_MAX)
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                for prop, sub in value.items():
+                    _bound_integers(sub, prop)
+            elif key != "enum":
+                _bound_integers(value, name if key == "items" else "")
+    elif isinstance(node, list):
+        for item in node:
+            _bound_integers(item, name)
 
 
 def _field(name: str) -> str:
@@ -118,6 +145,11 @@ def _to_error(action: str, kind: str, exc: fastjsonschema.JsonSchemaValueExcepti
         field = path
         description = f"{action}.{kind}: {exc.message.removeprefix(name).strip()} at {path}"
     code = _RULE_CODES.get(rule, ErrorCode.PROPERTY_CONSTRAINT_VIOLATION)
+    definition = exc.definition if isinstance(exc.definition, dict) else {}
+    if type(exc.value) is float and definition.get("type") == "integer":
+        # A draft-06 schema takes 1e300 as an integer, and fails it on our 32-bit bound; the
+        # typed payload (and every draft-04 schema) says it is no integer at all.
+        code = ErrorCode.TYPE_CONSTRAINT_VIOLATION
     return OcppError(code, description, {"field": field, "rule": rule})
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kilowatt.auth.principal import Principal
 from kilowatt.commands.service import CommandService, UnknownStation
 from kilowatt.config import Settings
-from kilowatt.reservations import repository, service
+from kilowatt.reservations import fees, repository, service
 from kilowatt.reservations.models import Reservation
 from kilowatt.sessions.controller import ChargingSessions, outcome_word
 from kilowatt.sessions.service import SessionRefused
@@ -199,6 +199,7 @@ class Reservations:
                 requested_by=principal.actor,
                 created_at=now,
             )
+            await fees.offer_tariff(db, reservation, station, token)
             db.add(reservation)
             await db.flush()
             await db.commit()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilowatt.reservations.models import Reservation
+from kilowatt.sessions.models import ChargingSession
 
 # The charger holds it (or we are asking it to): it blocks the connector for others.
 ACTIVE_STATES = ("requested", "accepted")
@@ -34,6 +35,23 @@ def _locked(query: Select[Reservation]) -> Select[Reservation]:
 
 async def get(db: AsyncSession, reservation_id: int) -> Reservation | None:
     return await db.get(Reservation, reservation_id)
+
+
+async def used_by(db: AsyncSession, transaction_id: int) -> Reservation | None:
+    """The reservation a transaction used (state ``used``), if any."""
+    return await db.scalar(
+        select(Reservation).where(
+            Reservation.transaction_id == transaction_id, Reservation.state == "used"
+        )
+    )
+
+
+async def session_of(db: AsyncSession, transaction_id: int) -> ChargingSession | None:
+    """The driver's session of the transaction that used a reservation (a card nobody owns
+    has none)."""
+    return await db.scalar(
+        select(ChargingSession).where(ChargingSession.transaction_id == transaction_id)
+    )
 
 
 async def get_locked(db: AsyncSession, reservation_id: int) -> Reservation | None:
@@ -113,3 +131,50 @@ async def page(
     total = await db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = (await db.scalars(query.limit(limit).offset(offset))).all()
     return rows, total
+
+
+# ---- the payment of an expired reservation's fee ----------------------------------------------
+
+
+async def fee_payments_due(db: AsyncSession, now: datetime, stale_before: datetime) -> list[int]:
+    """Reservations whose fee is due to be charged now; a claim a stopped node left behind
+    (claimed before ``stale_before``) is due again first."""
+    await db.execute(
+        update(Reservation)
+        .where(
+            Reservation.payment_state == "charge_due:claimed",
+            Reservation.payment_next_at < stale_before,
+        )
+        .values(payment_state="charge_due")
+    )
+    rows = await db.scalars(
+        select(Reservation.id)
+        .where(
+            Reservation.payment_state == "charge_due",
+            Reservation.payment_next_at.is_(None) | (Reservation.payment_next_at <= now),
+        )
+        .order_by(Reservation.id)
+        .limit(100)
+    )
+    return list(rows.all())
+
+
+async def claim_fee_payment(db: AsyncSession, reservation_id: int, now: datetime) -> bool:
+    """Take a due fee payment for this worker; False when another node took it first."""
+    claimed = await db.execute(
+        update(Reservation)
+        .where(Reservation.id == reservation_id, Reservation.payment_state == "charge_due")
+        .values(payment_state="charge_due:claimed", payment_next_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    count: int = claimed.rowcount  # type: ignore[attr-defined]
+    return count == 1
+
+
+async def next_fee_attempt(db: AsyncSession) -> datetime | None:
+    """When the next retry of a fee payment falls due (those due at once have no time)."""
+    return await db.scalar(
+        select(func.min(Reservation.payment_next_at)).where(
+            Reservation.payment_state == "charge_due"
+        )
+    )

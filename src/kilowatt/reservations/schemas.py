@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from kilowatt.api.auth import MAX_ID
 
 
 class ReservationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     connector: str | None = Field(
         default=None,
         max_length=64,

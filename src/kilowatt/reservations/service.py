@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilowatt.reservations import repository
+from kilowatt.reservations import fees, repository
 from kilowatt.reservations.models import Reservation
 from kilowatt.tokens.models import Token
 from kilowatt.transactions.models import Transaction
@@ -88,14 +88,12 @@ def record_reserve_outcome(
         return  # already used (the StartTransaction came first) or ended meanwhile
     state = RESERVE_ANSWERS.get(word)
     if state is None:
-        reservation.state = "failed"
-        reservation.reason = f"ReserveNow: {word}" + (f" ({description})" if description else "")
-        reservation.ended_at = now
-        return
-    reservation.state = state
-    if state != "accepted":
-        reservation.reason = f"the charger answered {word}"
-        reservation.ended_at = now
+        reason = f"ReserveNow: {word}" + (f" ({description})" if description else "")
+        _end(reservation, "failed", reason, now)
+    elif state != "accepted":
+        _end(reservation, state, f"the charger answered {word}", now)
+    else:
+        reservation.state = state
 
 
 def record_cancel_outcome(
@@ -110,13 +108,12 @@ def record_cancel_outcome(
     if reservation.state not in repository.ACTIVE_STATES:
         return True
     if word == "Accepted":
-        reservation.state, reservation.reason = "cancelled", None
+        _end(reservation, "cancelled", None, now)
     elif word == "Rejected":
-        reservation.state = "cancel_rejected"
-        reservation.reason = "the charger holds no such reservation (already used or expired)"
+        reason = "the charger holds no such reservation (already used or expired)"
+        _end(reservation, "cancel_rejected", reason, now)
     else:
         return False
-    reservation.ended_at = now
     return True
 
 
@@ -162,10 +159,16 @@ async def on_transaction_started(
 
 
 def _use(reservation: Reservation, tx: Transaction, now: datetime) -> None:
-    reservation.state = "used"
     reservation.transaction_id = tx.id
-    reservation.reason = None
+    _end(reservation, "used", None, now)
+
+
+def _end(reservation: Reservation, state: str, reason: str | None, now: datetime) -> None:
+    """Every final state is reached here, so the fee is settled on every path."""
+    reservation.state = state
+    reservation.reason = reason
     reservation.ended_at = now
+    fees.settle(reservation, now)
 
 
 def _flag(tx: Transaction, reason: str) -> None:
@@ -183,9 +186,7 @@ async def on_connector_status(
         scope = None if connector_id == 0 else (connector_id,)
         ended = list(await repository.active_at_station(db, station_id, scope))
         for reservation in ended:
-            reservation.state = "terminated"
-            reservation.reason = f"the connector became {status}"
-            reservation.ended_at = now
+            _end(reservation, "terminated", f"the connector became {status}", now)
         return ended
     if status == "Available" and connector_id != 0:
         ended = [
@@ -200,9 +201,7 @@ async def on_connector_status(
 
 
 def _expire(reservation: Reservation, now: datetime) -> None:
-    reservation.state = "expired"
-    reservation.reason = "not used before it expired"
-    reservation.ended_at = now
+    _end(reservation, "expired", "not used before it expired", now)
 
 
 async def expire_due(db: AsyncSession, now: datetime) -> int:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import segno
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kilowatt.api.auth import MAX_ID, IdPath
 from kilowatt.api.problems import Problem
@@ -42,6 +42,8 @@ def _allow(principal: Principal, permission: str) -> None:
 
 
 class SessionStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a driver cannot set price, energy or owner
+
     connector: str | None = Field(
         default=None, description="connector id or EVSE id (from the QR code)"
     )

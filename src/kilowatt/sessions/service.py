@@ -79,6 +79,11 @@ def _warn(session: ChargingSession, text: str) -> None:
     session.warnings = _append(session.warnings, text)
 
 
+def note(session: ChargingSession, text: str) -> None:
+    """Add a warning an operator sees on the session (the transactions service uses it)."""
+    _warn(session, text)
+
+
 # ---- reading ------------------------------------------------------------------------------------
 
 

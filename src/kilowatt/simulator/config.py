@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from .phases import check_rotation
+
 __all__ = ["DEFAULT_ID_TAGS", "SimulatorConfig", "SimulatorStats"]
 
 DEFAULT_ID_TAGS: tuple[str, ...] = tuple(f"SIMTAG{i:03d}" for i in range(1, 11))
@@ -68,6 +70,10 @@ class SimulatorConfig:
     #: Whether the stations take reservations (the Reservation profile); else ReserveNow is
     #: answered Rejected.
     reservations: bool = True
+    #: ConnectorPhaseRotation of connectors 1, 2, … in turn (RST, RTS, SRT, STR, TRS, TSR,
+    #: Unknown, NotApplicable); connectors not given are RST. AC only: on DC every connector is
+    #: NotApplicable. A single-phase car on "STR" loads grid phase L2 (docs/simulator.md).
+    phase_rotation: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -98,6 +104,12 @@ class SimulatorConfig:
             raise ValueError("heartbeat_interval must be > 0")
         if self.duration is not None and self.duration < 0:
             raise ValueError("duration must be >= 0")
+        for rotation in self.phase_rotation:
+            check_rotation(rotation)
+        if len(self.phase_rotation) > self.connectors:
+            raise ValueError("phase_rotation names more connectors than there are")
+        if self.phase_rotation and self.is_dc:
+            raise ValueError("phase_rotation is for AC connectors (max_power_w <= 22 kW)")
 
     @property
     def is_dc(self) -> bool:

@@ -9,6 +9,7 @@ from kilowatt.ocpp.v16.enums import ConfigurationStatus
 from kilowatt.ocpp.v16.messages import KeyValue
 
 from .meter import parse_measurands
+from .phases import parse_rotations, rotation_key
 
 __all__ = ["Configuration", "KeySpec", "core_keys"]
 
@@ -39,11 +40,7 @@ def _measurands(value: str) -> str:
 
 
 def _phase_rotation(value: str) -> str:
-    allowed = {"NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR"}
-    for item in value.split(","):
-        connector, _, rotation = item.strip().partition(".")
-        if not connector.isdigit() or rotation not in allowed:
-            raise ValueError(f"bad phase rotation {item!r}")
+    parse_rotations(value)
     return value.strip()
 
 
@@ -66,9 +63,10 @@ def core_keys(
     sample_interval: float,
     heartbeat_interval: float,
     sampled_data: str,
+    phase_rotation: tuple[str, ...] = (),
 ) -> list[tuple[KeySpec, str]]:
-    """A realistic Core + RemoteTrigger + FirmwareManagement key set with initial values."""
-    rotation = "NotApplicable" if dc else "RST"
+    """A realistic Core + RemoteTrigger + FirmwareManagement key set with initial values;
+    ``phase_rotation`` wires connectors 1, 2, … (the rest RST, see phases.py)."""
     rw = False
     return [
         (KeySpec("AllowOfflineTxForUnknownId", rw, _boolean), "false"),
@@ -78,7 +76,7 @@ def core_keys(
         (KeySpec("ConnectionTimeOut", rw, _integer()), "60"),
         (
             KeySpec("ConnectorPhaseRotation", rw, _phase_rotation),
-            ",".join(f"{i}.{rotation}" for i in range(connectors + 1)),
+            rotation_key(connectors, phase_rotation, dc=dc),
         ),
         (KeySpec("GetConfigurationMaxKeys", True), "50"),
         (KeySpec("HeartbeatInterval", rw, _integer(1)), _number(heartbeat_interval)),

@@ -21,11 +21,14 @@ TAPER_START_AC = 0.92
 TAPER_END = 0.08
 #: Longest integration step, in simulated seconds (keeps the taper smooth at large time scales).
 MAX_STEP = 5.0
+#: Share of AC cars with a single-phase on-board charger.
+SINGLE_PHASE_SHARE = 0.25
 
 
 @dataclass(slots=True)
 class Ev:
-    """One car: battery, state of charge, and the most power it accepts."""
+    """One car: battery, state of charge, the most power it accepts, and (on AC) how many
+    phases its on-board charger uses (a DC car's phases mean nothing: left at 3)."""
 
     capacity_wh: float
     soc: float
@@ -33,19 +36,29 @@ class Ev:
     max_power_w: float = 11_000.0
     #: Simulated seconds charged since the contactor closed (for the ramp).
     charging_seconds: float = 0.0
+    phases: int = 3
+
+    def __post_init__(self) -> None:
+        if self.phases not in (1, 2, 3):
+            raise ValueError(f"a car charges on 1, 2 or 3 phases, not {self.phases}")
 
     @classmethod
     def random(cls, rng: random.Random, *, dc: bool) -> Ev:
-        """A plausible car arriving to charge."""
+        """A plausible car arriving to charge: on AC about a quarter are single-phase (3.7 or
+        7.4 kW, i.e. 16 or 32 A on one phase), the rest three-phase (11 or 22 kW)."""
+        phases = 3
         if dc:
             max_power = rng.choice((50_000.0, 100_000.0, 150_000.0, 250_000.0))
+        elif rng.random() < SINGLE_PHASE_SHARE:
+            phases, max_power = 1, rng.choice((3_700.0, 7_400.0))
         else:
-            max_power = rng.choice((7_400.0, 11_000.0, 11_000.0, 22_000.0))
+            max_power = rng.choice((11_000.0, 11_000.0, 22_000.0))
         return cls(
             capacity_wh=rng.choice((40_000.0, 58_000.0, 64_000.0, 77_000.0, 82_000.0)),
             soc=rng.uniform(0.1, 0.6),
             target_soc=rng.choice((0.8, 0.9, 1.0, 1.0)),
             max_power_w=max_power,
+            phases=phases,
         )
 
     @property

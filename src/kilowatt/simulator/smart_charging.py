@@ -9,7 +9,11 @@ the composite of ``kilowatt.smart_charging.composite``, and limits the car:
 
 * an AC station works in amperes per phase (a W limit becomes A at 230 V and the period's
   phases, OCPP 1.6 §7.12); the car may draw ``A x 226.55 V x phases`` -- the lowest voltage the
-  simulated meter reports (230 V - 1.5 %), so that the metered current never exceeds the limit;
+  simulated meter reports (230 V - 1.5 %), so that the metered current never exceeds the limit
+  -- where ``phases`` is the car's (1 or 3), or the period's numberPhases if fewer: a 16 A
+  limit lets a single-phase car draw 16 A on its one phase;
+* an AC connector's max power is for three phases: a car on fewer phases gets that share of it
+  (the connector's current rating per phase is the limit, as with a real one);
 * a DC station works in watts (an A limit becomes W at 230 V x 3, as the composite converts);
 * a ChargePointMaxProfile is shared equally by the connectors that are energizing;
 * the energy between two meter ticks is integrated piece by piece over the limit's changes.
@@ -46,12 +50,22 @@ from kilowatt.smart_charging.profiles import ProfileInvalid, check_profile
 
 from .configuration import KeySpec
 from .ev import advance
+from .phases import GRID_PHASES
 
 if TYPE_CHECKING:
     from .charging import Connector, Transaction
     from .station import SimulatedStation
 
-__all__ = ["PROFILE", "Held", "ProfileStore", "charge", "smart_charging_keys"]
+__all__ = [
+    "PROFILE",
+    "Held",
+    "ProfileStore",
+    "charge",
+    "draw_a",
+    "draw_phases",
+    "draw_w",
+    "smart_charging_keys",
+]
 
 PROFILE = "SmartCharging"
 AMPS, WATTS = ChargingRateUnitType.AMPS, ChargingRateUnitType.WATTS
@@ -297,12 +311,22 @@ def _energizing(st: SimulatedStation) -> int:
     return sum(1 for c in st.connectors.values() if c.energizing and c.ev is not None)
 
 
-def _cap_w(st: SimulatedStation, limit: Decimal | None, phases: int | None) -> float:
+def _cap_w(
+    st: SimulatedStation, limit: Decimal | None, phases: int | None, car_phases: int
+) -> float:
     if limit is None:
         return float("inf")
     if st.dc:
         return float(limit)
-    return float(limit) * SAFE_VOLTAGE * min(phases or 3, 3)
+    return float(limit) * SAFE_VOLTAGE * min(phases or 3, 3, car_phases)
+
+
+def connector_max_w(st: SimulatedStation, connector: Connector) -> float:
+    """The most the connector delivers to its car (W): on AC its per-phase current rating
+    times the phases the car uses."""
+    if st.dc or connector.ev is None:
+        return st.config.max_power_w
+    return st.config.max_power_w * min(connector.ev.phases, 3) / 3
 
 
 def caps_w(
@@ -318,6 +342,7 @@ def caps_w(
     )
     whole = connector_composite(st, 0, begin, duration, unit, purposes=(CHARGE_POINT_MAX,))
     sharing = max(1, _energizing(st))
+    car_phases = connector.ev.phases if connector.ev is not None else 3
     pieces: list[tuple[float, float]] = []
     cuts = sorted(
         {start, end}
@@ -331,9 +356,10 @@ def caps_w(
         offset = (a - own.start).total_seconds()
         mine, station = own.at(offset), whole.at(offset)
         cap = min(
-            st.config.max_power_w,
-            _cap_w(st, mine.limit, mine.number_phases),
-            _cap_w(st, station.limit, station.number_phases) / sharing,
+            connector_max_w(st, connector),
+            _cap_w(st, mine.limit, mine.number_phases, car_phases),
+            # each energizing connector gets an equal share of the station's A per phase
+            _cap_w(st, station.limit, station.number_phases, car_phases) / sharing,
         )
         pieces.append(((b - a).total_seconds(), cap))
     return pieces
@@ -351,7 +377,7 @@ def charge(st: SimulatedStation, connector: Connector, elapsed: float) -> tuple[
             connector.ev,
             elapsed,
             time_scale=st.config.time_scale,
-            connector_max_w=st.config.max_power_w,
+            connector_max_w=connector_max_w(st, connector),
             dc=st.dc,
         )
     end = utcnow()
@@ -382,7 +408,21 @@ def draw_w(st: SimulatedStation, connector_id: int) -> float:
 
 
 def draw_a(st: SimulatedStation, connector_id: int) -> float:
-    """The current the car on the connector draws now, per phase (A): what the meter reads."""
+    """The current the car on the connector draws now on its busiest phase (A; DC: the DC
+    current): what the meter reads."""
     connector = st.connector(connector_id)
     tick_all(st)
     return connector.meter.current_a() if connector.energizing else 0.0
+
+
+def draw_phases(st: SimulatedStation, connector_id: int | None = None) -> dict[int, float]:
+    """The current now on each grid phase 1..3 (A) of the connector's car, or (connector_id
+    None) of the whole station. DC: the charger's AC input, 230 V, losses left out."""
+    targets = st.connectors.values() if connector_id is None else [st.connector(connector_id)]
+    tick_all(st)
+    total = dict.fromkeys(GRID_PHASES, 0.0)
+    for connector in targets:
+        if connector.energizing:
+            for phase, amps in connector.meter.phase_currents().items():
+                total[phase] += amps
+    return total

@@ -58,6 +58,7 @@ from .link import (
 from .local_list import LocalList
 from .meter import DEFAULT_SAMPLED_DATA_AC, DEFAULT_SAMPLED_DATA_DC, Meter, MeterItem
 from .meter import parse_measurands as _parse
+from .phases import DEFAULT_ROTATION, parse_rotations
 from .reservations import PROFILE as RESERVATION_PROFILE
 from .reservations import ReservationBook
 from .txqueue import TransactionQueue
@@ -105,6 +106,7 @@ class SimulatedStation(ChargingMixin):
                 sample_interval=config.meter_interval,
                 heartbeat_interval=config.heartbeat_interval or 300,
                 sampled_data=DEFAULT_SAMPLED_DATA_DC if self.dc else DEFAULT_SAMPLED_DATA_AC,
+                phase_rotation=config.phase_rotation,
             )
         )
         self.connectors: dict[int, Connector] = {
@@ -192,8 +194,14 @@ class SimulatedStation(ChargingMixin):
         return self.connector(connector_id).meter.register
 
     def draw_a(self, connector_id: int) -> float:
-        """The current the car on the connector draws now, per phase (A); 0 if none."""
+        """The current the car on the connector draws now on its busiest phase (A; DC: the DC
+        current); 0 if none."""
         return smart_charging.draw_a(self, connector_id)
+
+    def draw_phases(self, connector_id: int | None = None) -> dict[int, float]:
+        """The current now on each grid phase 1..3 (A): of the connector's car, or (None) of
+        the whole station, its connectors summed."""
+        return smart_charging.draw_phases(self, connector_id)
 
     def draw_w(self, connector_id: int) -> float:
         """The power the car on the connector draws now (W); 0 if none."""
@@ -561,6 +569,10 @@ class SimulatedStation(ChargingMixin):
         and wake the loops that sleep for an interval."""
         self._sampled = _parse(self.configuration["MeterValuesSampledData"])
         self._stop_sampled = _parse(self.configuration["StopTxnSampledData"])
+        # The key is the wiring: a CSMS that corrects it moves the load from the next reading on.
+        rotations = parse_rotations(self.configuration["ConnectorPhaseRotation"])
+        for connector_id, connector in self.connectors.items():
+            connector.meter.rotation = rotations.get(connector_id, DEFAULT_ROTATION)
         for future in self._sleepers:
             _resolve(future, True)
 

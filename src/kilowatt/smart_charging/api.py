@@ -14,6 +14,7 @@ from kilowatt.api.auth import (
     GUARDED,
     MAX_ID,
     NOT_FOUND,
+    NOT_FOUND_OR_CONFLICT,
     CommandsSend,
     StationsRead,
     requested_by,
@@ -21,6 +22,7 @@ from kilowatt.api.auth import (
 from kilowatt.api.pagination import PageParams
 from kilowatt.api.problems import Problem
 from kilowatt.auth.principal import Principal
+from kilowatt.load_management import repository as load_repository
 from kilowatt.ocpp.v16 import encode
 from kilowatt.ocpp.v16.enums import ChargingRateUnitType
 from kilowatt.smart_charging import repository
@@ -181,7 +183,7 @@ async def clear_profiles(
     return _answered(answer, response, station.charge_point_id)
 
 
-@router.post("/{charge_point_id}/limit", responses={**STILL_RUNNING, **NOT_FOUND})
+@router.post("/{charge_point_id}/limit", responses={**STILL_RUNNING, **NOT_FOUND_OR_CONFLICT})
 async def set_limit(
     request: Request,
     response: Response,
@@ -194,6 +196,16 @@ async def set_limit(
     ChargePointMaxProfile (connector 0), a TxProfile (a transaction runs on the connector) or a
     TxDefaultProfile, at the highest stack level the station allows."""
     station = await _station(request, principal, charge_point_id)
+    if body.connector_id > 0:
+        async with request.app.state.kilowatt.sessions() as db:
+            managed = await load_repository.managed_sites_of(db, [station.id], [])
+        if managed:
+            raise Problem(
+                409,
+                "Load-managed site",
+                "the site's load manager sets this station's connector limits: change the "
+                "site's limit (or limit the whole station, connector 0) instead",
+            )
     try:
         answer = await _service(request).apply_limit(
             station,

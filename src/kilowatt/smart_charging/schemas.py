@@ -18,6 +18,8 @@ ConnectorId = Field(ge=0, le=MAX_ID)
 class ProfileSet(BaseModel):
     """Set a profile on a connector (0: the station as a whole)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     connector_id: int = ConnectorId
     profile: dict[str, Any] = Field(
         description="an OCPP 1.6 ChargingProfile (csChargingProfiles), camelCase as in the spec"

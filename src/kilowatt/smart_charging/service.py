@@ -19,7 +19,7 @@ from kilowatt.commands.models import Command
 from kilowatt.commands.service import FINAL_STATES, CommandService, InvalidCommand
 from kilowatt.ocpp.rpc import OcppError
 from kilowatt.ocpp.v16 import decode_request, decode_response, encode
-from kilowatt.ocpp.v16.enums import ChargingRateUnitType
+from kilowatt.ocpp.v16.enums import ChargingProfilePurposeType, ChargingRateUnitType
 from kilowatt.ocpp.v16.messages import (
     ChargingProfile,
     ChargingSchedule,
@@ -176,23 +176,30 @@ class SmartCharging:
         number_phases: int | None = None,
         wait: float = 15.0,
         requested_by: str,
+        purpose: ChargingProfilePurposeType | None = None,
+        profile_id: int | None = None,
     ) -> Answer:
         """Hold a connector (0: the whole station) to ``limit`` from now (until ``until``).
 
         Sends a ChargePointMaxProfile for connector 0, a TxProfile for the running transaction,
-        else a TxDefaultProfile for the connector; at the highest stack level the station
-        allows (ChargeProfileMaxStackLevel when known), so the limit prevails.
+        else a TxDefaultProfile for the connector (unless ``purpose`` says which); at the
+        highest stack level the station allows (ChargeProfileMaxStackLevel when known), so the
+        limit prevails. ``profile_id`` defaults to one per purpose and connector
+        (``LIMIT_PROFILE_BASE``), so that a new limit replaces the previous one.
         """
         now = _now().replace(microsecond=0)
         async with self.sessions() as db:
             running = (await repository.open_transactions(db, station.id)).get(connector_id)
             stack = await self._limit_stack_level(db, station.id)
-        if connector_id == 0:
-            purpose = CHARGE_POINT_MAX
-        elif running is not None:
-            purpose = TX
-        else:
-            purpose = TX_DEFAULT
+        if purpose is None:
+            if connector_id == 0:
+                purpose = CHARGE_POINT_MAX
+            elif running is not None:
+                purpose = TX
+            else:
+                purpose = TX_DEFAULT
+        if profile_id is None:
+            profile_id = LIMIT_PROFILE_BASE + 1000 * _PURPOSE_INDEX[purpose] + connector_id
         duration = None
         if until is not None:
             if until.tzinfo is None:
@@ -201,7 +208,7 @@ class SmartCharging:
                 raise ProfileInvalid([Violation("until", "must be in the future")])
             duration = int((until - now).total_seconds())
         profile = ChargingProfile(
-            charging_profile_id=LIMIT_PROFILE_BASE + 1000 * _PURPOSE_INDEX[purpose] + connector_id,
+            charging_profile_id=profile_id,
             transaction_id=running.id if purpose is TX and running is not None else None,
             stack_level=stack,
             charging_profile_purpose=purpose,

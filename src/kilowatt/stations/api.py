@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilowatt.analytics import service as analytics
@@ -23,20 +23,24 @@ from kilowatt.api.auth import (
     StationsRead,
     StationsWrite,
     id_query,
+    requested_by,
     target_tenant,
 )
 from kilowatt.api.pagination import Page, PageParams
 from kilowatt.api.problems import Problem
-from kilowatt.auth.principal import Principal
+from kilowatt.auth.principal import OPERATOR_RANK, Principal, Role
 from kilowatt.messagelog import repository as message_log
 from kilowatt.sites import service as sites
 from kilowatt.sites.api import site_problems
-from kilowatt.stations import repository, service
+from kilowatt.stations import repository, security, service
 from kilowatt.stations.models import Station
 from kilowatt.stations.schemas import (
     ConnectorOut,
     ConnectorUpdate,
+    KeyRotation,
     MessageOut,
+    ProfileRaise,
+    SecurityChangeOut,
     StationCreate,
     StationOut,
     StationUpdate,
@@ -51,6 +55,7 @@ def _out(request: Request, station: Station, **extra: Any) -> StationOut:
         {
             **{c.name: getattr(station, c.name) for c in Station.__table__.columns},
             "basic_auth": station.auth_password_hash is not None,
+            "key_rotation_pending": station.auth_key_pending_hash is not None,
             "connected": station.charge_point_id in registry,
             **extra,
         }
@@ -91,6 +96,8 @@ async def create_station(
         # Charge point ids are unique across tenants: they are the stations' WebSocket URLs.
         if await repository.by_charge_point_id(db, body.charge_point_id) is not None:
             raise Problem(409, "Station exists", f"{body.charge_point_id!r} is already registered")
+        if body.security_profile in (1, 2) and body.password is None:
+            raise Problem(422, "Key required", "security profiles 1 and 2 need a password")
         station = await service.register(
             db,
             body.charge_point_id,
@@ -99,7 +106,9 @@ async def create_station(
             password=body.password,
             allow_missing_subprotocol=body.allow_missing_subprotocol,
             connectors=body.connectors,
+            security_profile=body.security_profile,
         )
+        _check_profile(request, station, station.security_profile)
         station.site_id = body.site_id
         await db.commit()
         return _out(request, station)
@@ -119,7 +128,7 @@ async def get_station(
         return _out(request, station, connectors=connectors, configuration=configuration)
 
 
-@router.patch("/{charge_point_id}", responses=NOT_FOUND)
+@router.patch("/{charge_point_id}", responses=NOT_FOUND_OR_CONFLICT)
 async def update_station(
     request: Request, principal: StationsWrite, charge_point_id: str, body: StationUpdate
 ) -> StationOut:
@@ -135,11 +144,123 @@ async def update_station(
         if body.allow_missing_subprotocol is not None:
             station.allow_missing_subprotocol = body.allow_missing_subprotocol
         if body.remove_password:
-            station.auth_password_hash = None
+            station.auth_password_hash = station.auth_key_pending_hash = None
         elif body.password is not None:
             station.auth_password_hash = service.hash_password(body.password)
+            station.auth_key_pending_hash = None
+        _update_profile(request, principal, station, body.security_profile, force=body.force)
         await db.commit()
         return _out(request, station)
+
+
+def _check_profile(request: Request, station: Station, profile: int) -> None:
+    problem = security.raise_problem(station, request.app.state.kilowatt.settings, profile)
+    if problem is not None:
+        raise Problem(409, "Security profile not possible", problem)
+
+
+def _update_profile(
+    request: Request, principal: Principal, station: Station, profile: int | None, *, force: bool
+) -> None:
+    """The CSMS side of a station's profile; a password alone moves profile 0 to 1."""
+    if profile is None:
+        if station.security_profile == 0 and station.auth_password_hash is not None:
+            profile = 1
+        elif station.security_profile in (1, 2) and station.auth_password_hash is None:
+            profile = 0  # the key was removed: that lowers the profile
+        else:
+            return
+    admin = OPERATOR_RANK.get(principal.role, 0) >= OPERATOR_RANK[Role.ADMIN]
+    # A00.FR.005: lowering is never done over OCPP; here only by an admin, and explicitly.
+    if profile < station.security_profile and not (force and admin):
+        raise Problem(
+            409,
+            "Security profile downgrade",
+            f"the station is on security profile {station.security_profile}; lowering it"
+            " needs an admin and force: true",
+        )
+    _check_profile(request, station, profile)
+    station.security_profile = profile
+
+
+@router.post(
+    "/{charge_point_id}/rotate-key",
+    responses={202: {"description": "no answer yet: both keys work"}, **NOT_FOUND_OR_CONFLICT},
+)
+async def rotate_key(
+    request: Request,
+    response: Response,
+    principal: StationsWrite,
+    charge_point_id: str,
+    body: KeyRotation | None = None,
+    wait: float = Query(15.0, ge=0, le=120, description="seconds to wait for the station"),
+) -> SecurityChangeOut:
+    """Send the station a new AuthorizationKey (TC_073); the old key works until it accepts."""
+    node = request.app.state.kilowatt
+    async with node.sessions() as db:
+        await visible_station(db, principal, charge_point_id)
+    try:
+        change = await security.rotate_key(
+            node.sessions,
+            node.commands,
+            charge_point_id,
+            None if body is None else body.key,
+            service.hash_password,
+            wait=wait,
+            requested_by=requested_by(principal),
+        )
+    except ValueError as exc:
+        raise Problem(422, "Invalid key", str(exc)) from None
+    return _change_out(response, charge_point_id, change)
+
+
+@router.post(
+    "/{charge_point_id}/security-profile",
+    responses={202: {"description": "no answer yet"}, **NOT_FOUND_OR_CONFLICT},
+)
+async def raise_security_profile(
+    request: Request,
+    response: Response,
+    principal: StationsWrite,
+    charge_point_id: str,
+    body: ProfileRaise,
+    wait: float = Query(15.0, ge=0, le=120, description="seconds to wait for the station"),
+) -> SecurityChangeOut:
+    """Raise the station's profile over OCPP, then Hard reset it (TC_083); from its Accepted on,
+    connections below the new profile are refused."""
+    node = request.app.state.kilowatt
+    async with node.sessions() as db:
+        await visible_station(db, principal, charge_point_id)
+    try:
+        change = await security.raise_profile(
+            node.sessions,
+            node.commands,
+            node.settings,
+            charge_point_id,
+            body.security_profile,
+            reset=body.reset,
+            wait=wait,
+            requested_by=requested_by(principal),
+        )
+    except security.NotPossible as exc:
+        raise Problem(409, "Security profile not possible", str(exc)) from None
+    return _change_out(response, charge_point_id, change)
+
+
+def _change_out(
+    response: Response, charge_point_id: str, change: security.SecurityChange
+) -> SecurityChangeOut:
+    if change.command.state in ("pending", "sent"):
+        response.status_code = 202
+    return SecurityChangeOut(
+        charge_point_id=charge_point_id,
+        security_profile=change.security_profile,
+        key=change.key,
+        command_id=change.command.id,
+        state=change.command.state,
+        outcome=change.command.outcome,
+        reset_command_id=None if change.reset is None else change.reset.id,
+    )
 
 
 @router.get("/{charge_point_id}/connectors", responses=NOT_FOUND)

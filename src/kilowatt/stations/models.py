@@ -23,6 +23,11 @@ class Station(Base):
     allow_missing_subprotocol: Mapped[bool] = mapped_column(default=False)
     # Security profile 1: HTTP Basic with this hashed password; None = no Basic auth.
     auth_password_hash: Mapped[str | None] = mapped_column(String(255))
+    # OCPP 1.6 security whitepaper profile, 0 (none) to 3 (mutual TLS); never lowered by OCPP,
+    # and an upgrade below it is refused (docs/security-profiles.md).
+    security_profile: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A new AuthorizationKey sent to the station and not yet confirmed: both keys authenticate.
+    auth_key_pending_hash: Mapped[str | None] = mapped_column(String(255))
     vendor: Mapped[str | None] = mapped_column(String(20))
     model: Mapped[str | None] = mapped_column(String(20))
     serial_number: Mapped[str | None] = mapped_column(String(25))

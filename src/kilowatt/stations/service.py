@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilowatt.config import Settings, UnknownStationPolicy
-from kilowatt.stations import repository
+from kilowatt.stations import repository, security
 from kilowatt.stations.models import (
     ConfigurationKey,
     Connector,
@@ -53,8 +54,11 @@ async def register(
     password: str | None = None,
     allow_missing_subprotocol: bool = False,
     connectors: int = 0,
+    security_profile: int | None = None,
 ) -> Station:
-    """Create a station (and its first connectors); the caller commits."""
+    """Create a station (and its first connectors); the caller commits.
+
+    ``security_profile`` defaults to 1 (HTTP Basic) with a password, else 0."""
     if tenant_id is None:
         tenant_id = (await tenants.default_tenant(db)).id
     station = Station(
@@ -63,6 +67,7 @@ async def register(
         registration_status=registration_status,
         auth_password_hash=hash_password(password) if password else None,
         allow_missing_subprotocol=allow_missing_subprotocol,
+        security_profile=(1 if password else 0) if security_profile is None else security_profile,
     )
     db.add(station)
     await db.flush()
@@ -77,8 +82,10 @@ async def admit(
     settings: Settings,
     charge_point_id: str,
     authorization: tuple[str, str] | None,
+    transport: security.TransportSecurity = security.PLAIN,
 ) -> Station:
-    """Decide whether a WebSocket upgrade for ``charge_point_id`` may proceed."""
+    """Decide whether a WebSocket upgrade for ``charge_point_id`` may proceed: the station's
+    security profile decides what it must offer (``kilowatt.stations.security``)."""
     station = await repository.by_charge_point_id(db, charge_point_id)
     if station is None:
         policy = settings.unknown_station_policy
@@ -86,13 +93,22 @@ async def admit(
             raise StationRefused(404, "unknown charge point")
         status = "Accepted" if policy is UnknownStationPolicy.AUTO_REGISTER else "Pending"
         station = await register(db, charge_point_id, registration_status=status)
-    if station.auth_password_hash is not None:
-        # OCPP 1.6 security whitepaper, profile 1: username is the charge point id.
-        if authorization is None:
-            raise StationRefused(401, "authentication required")
-        username, password = authorization
-        if username != charge_point_id or not verify_password(station.auth_password_hash, password):
-            raise StationRefused(401, "invalid credentials")
+    try:
+        # In a thread: an Argon2 verification takes tens of milliseconds of CPU (more under
+        # load) and would hold up every connected station's messages meanwhile.
+        with_pending_key = await asyncio.to_thread(
+            security.check,
+            station,
+            settings,
+            charge_point_id,
+            authorization,
+            transport,
+            verify_password,
+        )
+    except security.Refused as refused:
+        raise StationRefused(refused.status, refused.reason) from None
+    if with_pending_key:  # the station took the rotated key even if its answer was lost
+        security.promote_pending(station)
     return station
 
 
@@ -240,6 +256,8 @@ async def store_configuration(
 ) -> None:
     """Store keys as last read from the station: (key, value, readonly)."""
     for key, value, readonly in entries:
+        if key == security.AUTHORIZATION_KEY:  # write-only on the station; never kept here
+            value = None
         row = await repository.configuration_key(db, station_id, key)
         if row is None:
             db.add(
@@ -254,6 +272,10 @@ async def store_configuration(
 async def configuration_changed(
     db: AsyncSession, station_id: int, key: str, value: str, now: datetime
 ) -> None:
+    if await security.configuration_accepted(
+        db, station_id, key, value, hash_password, verify_password
+    ):
+        value = security.REDACTED
     row = await repository.configuration_key(db, station_id, key)
     if row is None:
         db.add(ConfigurationKey(station_id=station_id, key=key, value=value, read_at=now))

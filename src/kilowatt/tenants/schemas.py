@@ -10,6 +10,8 @@ from kilowatt.tenants.models import SLUG_PATTERN
 
 
 class TenantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=200)
     slug: str = Field(max_length=64, pattern=SLUG_PATTERN)
 

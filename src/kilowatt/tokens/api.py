@@ -45,6 +45,8 @@ IdTag = Field(min_length=1, max_length=20, pattern=r"^[!-~]+$")
 
 
 class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id_tag: str = IdTag
     status: Status = "Accepted"
     expiry_date: AwareDatetime | None = None
@@ -61,6 +63,8 @@ class TokenCreate(BaseModel):
 
 class TokenUpdate(BaseModel):
     """Only the fields given change; ``null`` clears expiry, parent, owner and group."""
+
+    model_config = ConfigDict(extra="forbid")
 
     status: Status | None = None
     expiry_date: AwareDatetime | None = None
@@ -86,6 +90,8 @@ class TokenOut(BaseModel):
 
 
 class CardCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id_tag: str = IdTag
 
 

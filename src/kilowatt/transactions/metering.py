@@ -41,6 +41,8 @@ _DEFAULT_UNIT_BY_PREFIX = (
 )
 
 _THOUSANDTH = Decimal("0.001")
+# meter_values.value is NUMERIC(20, 3): a larger magnitude is kept raw only (value None).
+_LARGEST = Decimal(10) ** 17
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,8 @@ def normalise(
                 number = (raw_number - Decimal("273.15")).quantize(_THOUSANDTH)
             else:
                 normalised_unit, number = effective_unit or None, raw_number.quantize(_THOUSANDTH)
+    if number is not None and abs(number) >= _LARGEST:
+        number = normalised_unit = None
     return Sample(
         timestamp=timestamp,
         measurand=measurand,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -111,3 +112,35 @@ class UnmatchedStop(Base):
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(20))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OcppReply(Base):
+    """The reply we gave to one transaction-related CALL, stored with its effect (same commit).
+
+    A retry with the same message id gets this reply and changes nothing
+    (gateway/replies.py, docs/durability.md). Pruned after a retention period.
+    """
+
+    __tablename__ = "ocpp_replies"
+    __table_args__ = (UniqueConstraint("station_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    message_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    # SHA-256 of the request payload: a reused id with another payload is a new message.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    reply: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class TransactionIdBlock(Base):
+    """Transaction ids reserved by one node, to start transactions while the database is down."""
+
+    __tablename__ = "transaction_id_blocks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    first_id: Mapped[int] = mapped_column(BigInteger)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    reserved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,6 +9,7 @@ from kilowatt.billing.service import BillingPolicy
 from kilowatt.config import Settings
 from kilowatt.events import Event
 from kilowatt.gateway.context import OcppContext
+from kilowatt.ocpp.rpc import ErrorCode, OcppError
 from kilowatt.ocpp.v16 import messages as m
 from kilowatt.tokens.ocpp_handlers import id_tag_info
 from kilowatt.transactions import service
@@ -32,6 +33,21 @@ def samples(meter_values: Sequence[m.MeterValue]) -> list[Sample]:
     ]
 
 
+# The schemas say "integer" with no bound; the columns are 32-bit (PostgreSQL ``integer``), and
+# no transactionId we issue is larger. Beyond it: PropertyConstraintViolation, before any write
+# (docs/sessions.md "Transaction faults"), never a database overflow answered InternalError.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def within_bounds(field: str, value: int | None, low: int = INT32_MIN) -> None:
+    if value is not None and not low <= value <= INT32_MAX:
+        raise OcppError(
+            ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+            f"{field} {value} is outside {low}..{INT32_MAX}",
+            {"field": field},
+        )
+
+
 def billing_policy(settings: Settings) -> BillingPolicy:
     return BillingPolicy(
         provider=settings.payment_provider, max_power_w=settings.billing_max_power_w
@@ -41,6 +57,9 @@ def billing_policy(settings: Settings) -> BillingPolicy:
 async def start_transaction(
     ctx: OcppContext, req: m.StartTransactionRequest
 ) -> m.StartTransactionResponse:
+    within_bounds("connectorId", req.connector_id, low=0)
+    within_bounds("meterStart", req.meter_start)
+    within_bounds("reservationId", req.reservation_id)
     result = await service.start(
         ctx.db,
         station_id=ctx.station_id,
@@ -54,12 +73,23 @@ async def start_transaction(
         session_window=timedelta(seconds=ctx.settings.connection_timeout),
         policy=billing_policy(ctx.settings),
     )
+    ctx.events.append(
+        Event(
+            "transaction.started",
+            {"stationId": ctx.station_id, "transactionId": result.transaction_id},
+            tenant_id=ctx.tenant_id,
+            station=ctx.charge_point_id,
+            connector_id=req.connector_id,
+        )
+    )
     return m.StartTransactionResponse(
         transaction_id=result.transaction_id, id_tag_info=id_tag_info(result.authorization)
     )
 
 
 async def meter_values(ctx: OcppContext, req: m.MeterValuesRequest) -> m.MeterValuesResponse:
+    within_bounds("connectorId", req.connector_id, low=0)
+    within_bounds("transactionId", req.transaction_id)
     sampled = samples(req.meter_value)
     await service.meter_values(
         ctx.db,
@@ -82,10 +112,17 @@ async def meter_values(ctx: OcppContext, req: m.MeterValuesRequest) -> m.MeterVa
 
 
 def latest_readings(sampled: Sequence[Sample]) -> dict[str, object]:
-    """The newest energy register, active power and SoC of a MeterValues, for live views."""
+    """The newest energy register, active power and SoC of a MeterValues, for live views, and
+    the newest current per phase (``currentsA``, for load management) where the station gave
+    it."""
     energy = power = soc = at = None
+    currents: dict[str, float] = {}
     for sample in sampled:  # samples are in the station's order: the last one is the newest
-        if sample.value is None or sample.phase is not None:
+        if sample.value is None:
+            continue
+        if sample.phase is not None:
+            if sample.measurand == "Current.Import" and sample.unit == "A":
+                currents[str(getattr(sample.phase, "value", sample.phase))] = float(sample.value)
             continue
         if sample.is_energy_register:
             energy, at = int(sample.value), sample.timestamp
@@ -98,12 +135,15 @@ def latest_readings(sampled: Sequence[Sample]) -> dict[str, object]:
         "powerW": power,
         "socPercent": soc,
         "timestamp": None if at is None else at.isoformat(),
+        **({"currentsA": currents} if currents else {}),
     }
 
 
 async def stop_transaction(
     ctx: OcppContext, req: m.StopTransactionRequest
 ) -> m.StopTransactionResponse:
+    within_bounds("meterStop", req.meter_stop)
+    within_bounds("transactionId", req.transaction_id)
     authorization = await service.stop(
         ctx.db,
         station_id=ctx.station_id,

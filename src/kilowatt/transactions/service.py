@@ -10,8 +10,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilowatt.billing.service import DEFAULT_POLICY, BillingPolicy
@@ -40,6 +42,9 @@ def _flag(tx: Transaction, reason: str) -> None:
     tx.review_reason = reason if not tx.review_reason else f"{tx.review_reason}; {reason}"
 
 
+flag = _flag  # for the journal replay (kilowatt.journal.durability)
+
+
 async def start(
     db: AsyncSession,
     *,
@@ -53,17 +58,44 @@ async def start(
     now: datetime,
     session_window: timedelta = timedelta(minutes=3),
     policy: BillingPolicy = DEFAULT_POLICY,
+    transaction_id: int | None = None,
 ) -> StartResult:
-    """Record a StartTransaction; a retry of the same one gets the same transactionId."""
-    existing = await db.scalar(
-        select(Transaction).where(
-            Transaction.station_id == station_id,
-            Transaction.connector_id == connector_id,
-            Transaction.id_tag == id_tag,
-            Transaction.start_timestamp == timestamp,
-            Transaction.meter_start == meter_start,
+    """Record a StartTransaction; a retry of the same one gets the same transactionId.
+
+    A copy is recognised by station, connector, idTag, meterStart and timestamp, under any
+    message id, over any connection, on any node: the insert skips a row a concurrent copy
+    committed first (``uq_transactions_start``), and then answers with that row's id.
+    A StopTransaction that came before this start (kept as an unmatched stop) is applied now.
+    """
+    key = {
+        "station_id": station_id,
+        "connector_id": connector_id,
+        "id_tag": id_tag,
+        "start_timestamp": timestamp,
+        "meter_start": meter_start,
+    }
+    existing = await _find_start(db, key)
+    if existing is None:
+        authorization = await tokens.authorize(db, tenant_id, id_tag, now)
+        new_id = await db.scalar(
+            _insert_if_new(db, Transaction)
+            .values(
+                **key,
+                # The id answered while the database was down (journal replay), else the next.
+                **({} if transaction_id is None else {"id": transaction_id}),
+                token_id=authorization.token_id,
+                start_auth_status=authorization.status,
+                reservation_id=reservation_id,
+                start_received_at=now,
+                last_meter_wh=meter_start,
+                last_meter_at=timestamp,
+            )
+            .on_conflict_do_nothing(index_elements=list(key))
+            .returning(Transaction.id)
         )
-    )
+        if new_id is None:  # a concurrent copy (another node, a replaced connection) won
+            existing = await _find_start(db, key)
+            assert existing is not None, "uq_transactions_start conflict without its row"
     if existing is not None:
         token = await tokens.find(db, tenant_id, id_tag)
         authorization = Authorization(
@@ -74,22 +106,8 @@ async def start(
         )
         return StartResult(existing.id, authorization, repeated=True)
 
-    authorization = await tokens.authorize(db, tenant_id, id_tag, now)
-    tx = Transaction(
-        station_id=station_id,
-        connector_id=connector_id,
-        id_tag=id_tag,
-        token_id=authorization.token_id,
-        start_auth_status=authorization.status,
-        meter_start=meter_start,
-        start_timestamp=timestamp,
-        reservation_id=reservation_id,
-        start_received_at=now,
-        last_meter_wh=meter_start,
-        last_meter_at=timestamp,
-    )
-    db.add(tx)
-    await db.flush()
+    tx = await db.get(Transaction, new_id)
+    assert tx is not None
     if meter_start < 0:
         _flag(tx, f"negative meterStart {meter_start}")
     if timestamp > now + CLOCK_SKEW_TOLERANCE:
@@ -100,7 +118,132 @@ async def start(
     await reservations.on_transaction_started(
         db, tx, tenant_id=tenant_id, parent_id_tag=authorization.parent_id_tag, now=now
     )
+    early_stop = await _unmatched_stop_of(db, tx)
+    if early_stop is not None:
+        await _apply_early_stop(db, tx, early_stop, now=now, policy=policy)
     return StartResult(tx.id, authorization, repeated=False)
+
+
+def _insert_if_new(db: AsyncSession, table: type[Transaction]) -> Any:
+    """An INSERT that can skip a conflicting row (``ON CONFLICT DO NOTHING``): both backends
+    have it, and unlike a SAVEPOINT around a failing insert it works the same on SQLite."""
+    if db.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def _find_start(db: AsyncSession, key: dict[str, Any]) -> Transaction | None:
+    return await db.scalar(
+        select(Transaction)
+        .where(*(getattr(Transaction, column) == value for column, value in key.items()))
+        .execution_options(populate_existing=True)
+    )
+
+
+async def _unmatched_stop_of(db: AsyncSession, tx: Transaction) -> UnmatchedStop | None:
+    """The StopTransaction this late start owns, if it came first (kept as unmatched): the
+    station's earliest not yet applied unknown-id stop at or after the start, with a register
+    at or above meterStart and the same (or no) idTag, and no later start on the connector
+    before it."""
+    candidates = (
+        await db.scalars(
+            select(UnmatchedStop)
+            .where(
+                UnmatchedStop.station_id == tx.station_id,
+                UnmatchedStop.timestamp >= tx.start_timestamp,
+                UnmatchedStop.meter_stop >= tx.meter_start,
+                UnmatchedStop.id_tag.is_(None) | (UnmatchedStop.id_tag == tx.id_tag),
+            )
+            .order_by(UnmatchedStop.timestamp, UnmatchedStop.id)
+        )
+    ).all()
+    for candidate in candidates:
+        applied = await db.scalar(
+            select(Transaction.id).where(
+                Transaction.station_id == candidate.station_id,
+                Transaction.stop_received_at == candidate.received_at,
+                Transaction.stop_timestamp == candidate.timestamp,
+                Transaction.meter_stop == candidate.meter_stop,
+            )
+        )
+        if applied is not None:
+            continue
+        later_start = await db.scalar(
+            select(Transaction.id).where(
+                Transaction.station_id == tx.station_id,
+                Transaction.connector_id == tx.connector_id,
+                Transaction.id != tx.id,
+                Transaction.start_timestamp > tx.start_timestamp,
+                Transaction.start_timestamp <= candidate.timestamp,
+            )
+        )
+        if later_start is None:
+            return candidate
+    return None
+
+
+async def _apply_early_stop(
+    db: AsyncSession, tx: Transaction, early: UnmatchedStop, *, now: datetime, policy: BillingPolicy
+) -> None:
+    """Close ``tx`` with a stop that arrived before it; the unmatched stop row stays (the
+    transaction's ``stop_received_at`` is the stop's, which marks it applied)."""
+    log.warning(
+        "transaction %s: applying StopTransaction received at %s before its start (sent as %s)",
+        tx.id,
+        early.received_at.isoformat(),
+        early.transaction_id,
+    )
+    # Its transactionData, and the connector's values sent meanwhile for an unknown id.
+    await db.execute(
+        update(MeterValueRecord)
+        .where(
+            MeterValueRecord.station_id == tx.station_id,
+            MeterValueRecord.transaction_id.is_(None),
+            (
+                (MeterValueRecord.source == "StopTransaction")
+                & (MeterValueRecord.received_at == early.received_at)
+            )
+            | (
+                (MeterValueRecord.source == "MeterValues")
+                & (MeterValueRecord.connector_id == tx.connector_id)
+                & (MeterValueRecord.timestamp >= tx.start_timestamp)
+                & (MeterValueRecord.timestamp <= early.timestamp)
+            ),
+        )
+        .values(transaction_id=tx.id)
+        .execution_options(synchronize_session=False)
+    )
+    _record_stop(
+        tx, early.meter_stop, early.timestamp, early.reason, early.id_tag, early.received_at
+    )
+    session = await charging_sessions.on_transaction_stopped(db, tx, now=now, policy=policy)
+    if session is not None:
+        charging_sessions.note(
+            session,
+            f"the charger's stop (sent as transaction {early.transaction_id}) came before its "
+            "start; applied when the start arrived",
+        )
+
+
+def _record_stop(
+    tx: Transaction,
+    meter_stop: int,
+    timestamp: datetime,
+    reason: str | None,
+    id_tag: str | None,
+    received_at: datetime,
+) -> None:
+    tx.meter_stop = meter_stop
+    tx.stop_timestamp = timestamp
+    tx.stop_reason = reason
+    tx.stop_id_tag = id_tag
+    tx.stop_received_at = received_at
+    tx.last_meter_wh = meter_stop
+    tx.last_meter_at = timestamp
+    if meter_stop < tx.meter_start:
+        _flag(tx, f"meter went backwards: start {tx.meter_start} Wh, stop {meter_stop} Wh")
+    if timestamp < tx.start_timestamp:
+        _flag(tx, "stop timestamp before start timestamp")
 
 
 async def stop(
@@ -121,18 +264,27 @@ async def stop(
     tx = await db.get(Transaction, transaction_id)
     if tx is None or tx.station_id != station_id:
         log.warning("station %s stopped unknown transaction %s", station_id, transaction_id)
-        db.add(
-            UnmatchedStop(
-                station_id=station_id,
-                transaction_id=transaction_id,
-                id_tag=id_tag,
-                meter_stop=meter_stop,
-                timestamp=timestamp,
-                reason=reason,
-                received_at=now,
+        repeat = await db.scalar(
+            select(UnmatchedStop.id).where(
+                UnmatchedStop.station_id == station_id,
+                UnmatchedStop.transaction_id == transaction_id,
+                UnmatchedStop.meter_stop == meter_stop,
+                UnmatchedStop.timestamp == timestamp,
             )
         )
-        await store_samples(db, station_id, 0, None, samples, "StopTransaction", now)
+        if repeat is None:  # a retry of a kept one is not kept twice
+            db.add(
+                UnmatchedStop(
+                    station_id=station_id,
+                    transaction_id=transaction_id,
+                    id_tag=id_tag,
+                    meter_stop=meter_stop,
+                    timestamp=timestamp,
+                    reason=reason,
+                    received_at=now,
+                )
+            )
+            await store_samples(db, station_id, 0, None, samples, "StopTransaction", now)
     elif tx.stop_received_at is not None:
         same = (tx.meter_stop, tx.stop_timestamp, tx.stop_reason) == (meter_stop, timestamp, reason)
         if not same:
@@ -141,17 +293,7 @@ async def stop(
                 f"a second, different StopTransaction (meterStop {meter_stop}, {timestamp.isoformat()})",
             )
     else:
-        tx.meter_stop = meter_stop
-        tx.stop_timestamp = timestamp
-        tx.stop_reason = reason
-        tx.stop_id_tag = id_tag
-        tx.stop_received_at = now
-        tx.last_meter_wh = meter_stop
-        tx.last_meter_at = timestamp
-        if meter_stop < tx.meter_start:
-            _flag(tx, f"meter went backwards: start {tx.meter_start} Wh, stop {meter_stop} Wh")
-        if timestamp < tx.start_timestamp:
-            _flag(tx, "stop timestamp before start timestamp")
+        _record_stop(tx, meter_stop, timestamp, reason, id_tag, now)
         await store_samples(db, station_id, tx.connector_id, tx.id, samples, "StopTransaction", now)
         await charging_sessions.on_transaction_stopped(db, tx, now=now, policy=policy)
     if id_tag is None:

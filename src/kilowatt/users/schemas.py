@@ -16,6 +16,8 @@ Password = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 
 
 class Register(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     email: str = Email
     password: str = Password
     name: str = Field(default="", max_length=200)
@@ -23,11 +25,15 @@ class Register(BaseModel):
 
 
 class Login(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     email: str = Field(max_length=320)
     password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
 class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     refresh_token: str = Field(max_length=200)
 
 
@@ -55,6 +61,8 @@ class Registered(TokenPairOut):
 
 
 class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     email: str = Email
     password: str = Password
     name: str = Field(default="", max_length=200)
@@ -64,6 +72,8 @@ class UserCreate(BaseModel):
 
 
 class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     role: Role | None = None
     disabled: bool | None = None
     name: str | None = Field(default=None, max_length=200)

@@ -33,6 +33,8 @@ def _checked_url(url: str) -> str:
 
 
 class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str = Field(min_length=1, max_length=2000, description=URL_DESCRIPTION)
     event_types: list[EventPattern] = Field(
         default=["*"], min_length=1, max_length=50, description=EVENT_TYPES_DESCRIPTION
@@ -50,6 +52,8 @@ class WebhookCreate(BaseModel):
 class WebhookUpdate(BaseModel):
     """Only the fields given change; ``description: null`` clears it. ``active: true`` switches
     a subscription on again (also one switched off after failures) and forgets its failures."""
+
+    model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(
         default=None, min_length=1, max_length=2000, description=URL_DESCRIPTION

@@ -1,16 +1,18 @@
 // Sites: the tenant's places and the stations at each (count, online, links); create, edit and
 // delete a site, and place stations at it (stations:write; the API refuses to delete a site that
-// still has stations, and says so).
+// still has stations, and says so). Each site's "Load management" panel is site-load.js's.
 
 import { badge, clear, dialog, empty, field, h, toast } from "/static/common/ui.js";
 import { confirmDialog, formDialog, problemBox } from "./manage-kit.js";
 import { can, coalesce, fetchAll, onlineBadge, pageHeader, stationHref } from "./network-kit.js";
+import { siteLoadPanels } from "./site-load.js";
 
 export default async function render(ctx) {
   ctx.title("Sites");
   const mayWrite = can(ctx.me, "stations:write");
   let sites = [];
   let stations = [];
+  const loadPanels = siteLoadPanels(ctx);
 
   const count = h("p", { class: "tile-sub st-count", role: "status", "aria-live": "polite" });
   const body = h("div", { class: "st-sites" });
@@ -26,6 +28,7 @@ export default async function render(ctx) {
   async function load() {
     [sites, stations] = await Promise.all([fetchAll(ctx.api, "sites"), fetchAll(ctx.api, "stations")]);
     sites.sort((a, b) => a.name.localeCompare(b.name));
+    loadPanels.keep(new Set(sites.map((s) => s.id)));
     stations.sort((a, b) => a.charge_point_id.localeCompare(b.charge_point_id));
     paint();
   }
@@ -122,6 +125,7 @@ export default async function render(ctx) {
             ),
           )
         : null,
+      loadPanels.panelFor(site),
     );
   }
 

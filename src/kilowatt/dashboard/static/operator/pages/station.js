@@ -1,5 +1,6 @@
 // One station: its details and live status, connectors with their current charging, health,
-// every OCPP command with a form, its configuration keys and its OCPP message log.
+// every OCPP command with a form, its configuration keys, smart charging, the local list and its
+// OCPP message log.
 
 import { badge, clear, dateTime, dialog, empty, failure, h, kw, kwh, spinner, table, time, toast } from "/static/common/ui.js";
 import { createTracker, groupedButtons, openCommand, stateBadge } from "./network-commands.js";
@@ -17,12 +18,16 @@ import {
   refreshRelative,
   relative,
 } from "./network-kit.js";
+import { stationCharging } from "./station-charging.js"; // the Smart charging tab
+import { stationLocalList } from "./station-local-list.js"; // the Local list tab
 import { stationSettings } from "./station-settings.js"; // settings (stations:write)
 
 const TABS = [
   ["status", "Status"],
   ["commands", "Commands"],
   ["configuration", "Configuration"],
+  ["charging", "Smart charging"],
+  ["local-list", "Local list"],
   ["messages", "Message log"],
 ];
 
@@ -490,6 +495,10 @@ export default async function render(ctx) {
     );
   }
   loaders.configuration = paintConfiguration;
+
+  // ---- smart charging and the local list (their own modules) ---------------------------------
+  loaders.charging = stationCharging(ctx, { cp, connectorIds: page.connectorIds, panel: panels.charging }).load;
+  loaders["local-list"] = stationLocalList(ctx, { cp, panel: panels["local-list"] }).load;
 
   // ---- message log --------------------------------------------------------------------------
   const actionInput = h("input", { type: "text", name: "action", list: "ocpp-actions", placeholder: "any", autocomplete: "off" });
