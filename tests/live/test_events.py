@@ -259,6 +259,17 @@ async def test_websocket_authenticates_with_a_first_message(server: RunningServe
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
 
+async def test_a_websocket_refusal_says_why(server: RunningServer) -> None:
+    url = f"ws://127.0.0.1:{server.port}/api/v1/events"
+    for first, reason in (("not json", "is JSON"), (json.dumps({"tok": "x"}), '{"token"')):
+        async with websockets.connect(url) as ws:
+            await ws.send(first)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert reason in closed.value.rcvd.reason
+
+
 async def test_the_stream_needs_valid_credentials(server: RunningServer) -> None:
     async with server.anonymous() as client:
         anonymous = await client.get("/api/v1/events")

@@ -278,14 +278,20 @@ async def _authenticate(websocket: WebSocket) -> Principal | None:
     principal = await connection_principal(websocket)
     if principal is not None:
         return principal
+    # Each refusal says why, so that a client (or a failing test) can tell them apart.
     try:
         first = await asyncio.wait_for(websocket.receive_json(), AUTH_TIMEOUT)
-    except (TimeoutError, ValueError, WebSocketDisconnect):
-        await _close_quietly(websocket, 1008, "authentication required")
+    except TimeoutError:
+        await _close_quietly(websocket, 1008, f"authentication required within {AUTH_TIMEOUT:g} s")
+        return None
+    except ValueError:
+        await _close_quietly(websocket, 1008, "authentication required: the first message is JSON")
+        return None
+    except WebSocketDisconnect:
         return None
     token = first.get("token") if isinstance(first, dict) else None
     if not isinstance(token, str) or not token:
-        await _close_quietly(websocket, 1008, "authentication required")
+        await _close_quietly(websocket, 1008, 'authentication required: send {"token": ...} first')
         return None
     return await principal_for(websocket, "bearer", token)
 
