@@ -90,10 +90,26 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        @event.listens_for(engine.sync_engine, "reset")
+        def _sqlite_reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
+            # SQLAlchemy takes a failed COMMIT for the end of its transaction and skips the
+            # rollback on return to the pool, but SQLite keeps that transaction open (after a
+            # deferred constraint failed, say): whoever uses the connection next would carry on
+            # inside it, and their commit would commit its writes too.
+            if state.transaction_was_reset and _sqlite_in_transaction(dbapi_connection):
+                dbapi_connection.rollback()
+
         return engine
     return create_async_engine(
         url, echo=echo, pool_size=20, max_overflow=30, pool_timeout=60, pool_pre_ping=True
     )
+
+
+def _sqlite_in_transaction(dbapi_connection: Any) -> bool:
+    """Whether SQLAlchemy's aiosqlite adapter connection has a transaction open (when in doubt:
+    yes, so that the caller rolls back, which costs nothing outside a transaction)."""
+    driver = getattr(dbapi_connection, "_connection", None)
+    return bool(getattr(driver, "in_transaction", True))
 
 
 def session_factory(
