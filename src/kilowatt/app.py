@@ -215,6 +215,7 @@ def create_app(
             yield
         finally:
             await node.gateway.shutdown()
+            await node.gateway.group_commit.close()
             await node.commands.close()
             await node.webhooks.close()
             await message_log.close()

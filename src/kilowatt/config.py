@@ -59,6 +59,8 @@ class Settings:
     handshake_burst_per_id: int = 5
     max_station_connections: int = 25_000
     max_pending_handshakes: int = 64
+    # Writer tasks of the receive loop's group commit (0: 1 on SQLite, none on PostgreSQL).
+    db_writers: int = 0
     handshake_queue_seconds: float = 20.0
     ws_max_message_bytes: int = 64 * 1024
     station_message_rate: float = 20.0
@@ -154,6 +156,15 @@ class Settings:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'kilowatt.db').resolve()}"
 
+    @property
+    def effective_db_writers(self) -> int:
+        """Group-commit writers: as configured, else one on SQLite (a single writer, an fsync
+        per commit) and none on PostgreSQL (each message its own transaction, concurrently;
+        see gateway/group_commit.py)."""
+        if self.db_writers > 0:
+            return self.db_writers
+        return 1 if self.effective_database_url.startswith("sqlite") else 0
+
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -191,6 +202,7 @@ def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
         handshake_burst_per_id=int(get("HANDSHAKE_BURST_PER_ID", "5")),
         max_station_connections=int(get("MAX_STATION_CONNECTIONS", "25000")),
         max_pending_handshakes=int(get("MAX_PENDING_HANDSHAKES", "64")),
+        db_writers=int(get("DB_WRITERS", "0")),
         handshake_queue_seconds=float(get("HANDSHAKE_QUEUE_SECONDS", "20")),
         ws_max_message_bytes=int(get("WS_MAX_MESSAGE_BYTES", str(64 * 1024))),
         station_message_rate=float(get("STATION_MESSAGE_RATE", "20")),
@@ -257,6 +269,8 @@ def load_settings(*, environ: dict[str, str] | None = None) -> Settings:
         raise ValueError("KILOWATT_TLS_KEY and KILOWATT_TLS_CLIENT_CA need KILOWATT_TLS_CERT")
     if any(delay < 0 for delay in settings.webhook_retry_delays):
         raise ValueError("KILOWATT_WEBHOOK_RETRY_DELAYS must be seconds >= 0, comma-separated")
+    if settings.db_writers < 0:
+        raise ValueError("KILOWATT_DB_WRITERS must be >= 0 (0: 1 on SQLite, none on PostgreSQL)")
     if settings.webhook_timeout <= 0 or settings.webhook_queue_size < 1:
         raise ValueError("KILOWATT_WEBHOOK_TIMEOUT and KILOWATT_WEBHOOK_QUEUE_SIZE must be > 0")
     if (

@@ -211,8 +211,14 @@ class Metrics:
         )
         self.db_commit_seconds = Histogram(
             "kilowatt_db_commit_seconds",
-            "Time of the commit that precedes each reply to a station.",
+            "Time of each commit that precedes replies to stations (one per group commit).",
             buckets=HANDLER_BUCKETS,
+            registry=registry,
+        )
+        self.db_batch_messages = Histogram(
+            "kilowatt_db_batch_messages",
+            "Station messages committed together by one group commit.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=registry,
         )
         self.commands = Counter(

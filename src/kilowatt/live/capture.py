@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from kilowatt.commands.models import Command
 from kilowatt.events import Event, EventBus
@@ -23,6 +23,7 @@ from kilowatt.reservations.models import Reservation
 from kilowatt.sessions.models import ChargingSession
 
 PENDING = "kilowatt.events"
+MARKS = "kilowatt.event_marks"  # savepoint -> len(PENDING) when it began
 BUS = "kilowatt.bus"
 DIRECTORY = "kilowatt.station_directory"  # station id -> (charge point id, tenant id)
 
@@ -170,8 +171,28 @@ def _after_commit(session: Session) -> None:
         bus.publish(domain_event)
 
 
-def _after_soft_rollback(session: Session, _previous: object) -> None:
+def _after_transaction_create(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:  # a savepoint: remember where its events start
+        marks: dict[SessionTransaction, int] = session.info.setdefault(MARKS, {})
+        marks[transaction] = len(session.info.get(PENDING, ()))
+
+
+def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
+    marks: dict[SessionTransaction, int] = session.info.get(MARKS, {})
+    if previous.nested:
+        # Only the savepoint's own changes are undone (group commit runs each station message
+        # in one): the events of what came before it still happen.
+        start = marks.get(previous)
+        if start is not None:
+            del session.info.get(PENDING, [])[start:]
+        return
     session.info.pop(PENDING, None)
+    session.info.pop(MARKS, None)
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the marks of its savepoints go with it (a savepoint ends
+        session.info.pop(MARKS, None)  # before its after_soft_rollback, so they stay till here)
 
 
 class EventSession(Session):
@@ -180,6 +201,8 @@ class EventSession(Session):
 
 event.listen(EventSession, "after_flush", _after_flush)
 event.listen(EventSession, "after_commit", _after_commit)
+event.listen(EventSession, "after_transaction_create", _after_transaction_create)
+event.listen(EventSession, "after_transaction_end", _after_transaction_end)
 event.listen(EventSession, "after_soft_rollback", _after_soft_rollback)
 
 
