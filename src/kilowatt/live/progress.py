@@ -27,6 +27,10 @@ from kilowatt.transactions.models import Transaction
 log = logging.getLogger(__name__)
 
 CACHE = 50_000  # transactions whose session we remember
+# How long a transaction found without a driver's session is not looked up again. Most are
+# started by a card at the charger and never get one; a session linked to one later (an
+# offline start reconciled) shows its progress once this has passed.
+UNOWNED_SECONDS = 30.0
 
 
 class SessionProgress:
@@ -45,6 +49,7 @@ class SessionProgress:
         # transaction id -> (session id, user id, tenant id, meter start Wh)
         self._owners: OrderedDict[int, tuple[int, int | None, int, int]] = OrderedDict()
         self._costed: dict[int, tuple[float, dict[str, Any] | None]] = {}
+        self._unowned: OrderedDict[int, float] = OrderedDict()  # transaction id -> looked at
         bus.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -73,6 +78,9 @@ class SessionProgress:
         if transaction_id in self._owners:
             self._owners.move_to_end(transaction_id)
             return self._owners[transaction_id]
+        looked = self._unowned.get(transaction_id)
+        if looked is not None and time.monotonic() - looked < UNOWNED_SECONDS:
+            return None
         async with self.sessions() as db:
             row = (
                 await db.execute(
@@ -86,8 +94,13 @@ class SessionProgress:
                     .where(ChargingSession.transaction_id == transaction_id)
                 )
             ).first()
-        if row is None:  # no driver's session (yet): not cached, it may be linked later
+        if row is None:  # no driver's session (yet): asked again after UNOWNED_SECONDS
+            self._unowned[transaction_id] = time.monotonic()
+            self._unowned.move_to_end(transaction_id)
+            if len(self._unowned) > CACHE:
+                self._unowned.popitem(last=False)
             return None
+        self._unowned.pop(transaction_id, None)
         owner = (row[0], row[1], row[2], row[3])
         self._owners[transaction_id] = owner
         if len(self._owners) > CACHE:
