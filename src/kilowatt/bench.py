@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -203,14 +204,29 @@ def kilowatt_env(data_dir: str, port: int, database_url: str | None) -> dict[str
 
 
 def measure(
-    command: list[str], env: dict[str, str], port: int, stations: int, seconds: float
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    stations: int,
+    seconds: float,
+    *,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     """Start the server ``command`` (listening on ``port``, serving ``/health`` and
-    ``/ocpp/{id}``), drive it with ``stations`` for ``seconds``, stop it; the figures."""
+    ``/ocpp/{id}``), drive it with ``stations`` for ``seconds``, stop it; the figures.
+    With ``profile``, py-spy records the server while the load runs (collapsed stacks)."""
     server = subprocess.Popen(command, env=env)
+    recorder: subprocess.Popen[bytes] | None = None
     try:
         _wait_healthy(port, server)
+        if profile:
+            recorder = subprocess.Popen(
+                [_py_spy(), "record", "--pid", str(server.pid), "--duration", str(int(seconds)),
+                 "--format", "raw", "--output", profile, "--nonblocking"],
+            )  # fmt: skip
         result, elapsed = asyncio.run(_load(f"ws://127.0.0.1:{port}/ocpp", stations, seconds))
+        if recorder is not None:
+            recorder.wait(timeout=60)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -238,10 +254,20 @@ def main(args: argparse.Namespace) -> int:
             port,
             args.stations,
             args.seconds,
+            profile=getattr(args, "profile", None),
         )
         database = args.database_url or f"SQLite file in {Path(tmp).name}"
     print(json.dumps({"database": database, **figures}, indent=2))
     return 0 if figures["errors"] == 0 else 1
+
+
+def _py_spy() -> str:
+    """py-spy: on the PATH or beside this interpreter (``uv pip install py-spy``)."""
+    beside = Path(sys.executable).with_name("py-spy")
+    found = shutil.which("py-spy") or (str(beside) if beside.exists() else None)
+    if found is None:
+        raise SystemExit("--profile needs py-spy: uv pip install py-spy")
+    return found
 
 
 def _wait_healthy(port: int, server: subprocess.Popen[bytes], timeout: float = 180) -> None:

@@ -522,6 +522,11 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--database-url", help="benchmark against this database (default: a temp SQLite file)"
     )
+    sp.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="record the server under load with py-spy into FILE (collapsed stacks; needs py-spy)",
+    )
     sp.set_defaults(func=cmd_bench)
     return p
 
